@@ -1,0 +1,15 @@
+//! The experiment configuration of OSTrack: the schema of the official `experiments/ostrack/*.yaml`
+//! files with the defaults of the original's `lib/config/ostrack/config.py`, plus a few
+//! clearly-named ostrack-rs extension keys.
+//!
+//! Loading follows the original's rules: a YAML file only overrides defaults, and a key that the
+//! schema does not know is an error naming the key path and the file. Keys the original reads
+//! nowhere (`FREEZE_LAYERS`, `SCHEDULER.DECAY_RATE`, `MID_PE`, `ADD_CLS_TOKEN`,
+//! `CLS_TOKEN_USE_MODE`, `EXTRA_MERGER`, `MERGE_LAYER`, `SEP_SEG`, `CAT_MODE`, `RETURN_INTER`,
+//! `RETURN_STAGES`) are accepted and ignored, exactly as there.
+
+mod schema;
+mod load;
+
+pub use load::{ConfigError, load_config, parse_config_json, parse_config_yaml};
+pub use schema::*;

@@ -1,0 +1,134 @@
+use std::path::{Path, PathBuf};
+
+use crate::schema::{CeTemplateRange, ExperimentConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: key `{key}`: {message}")]
+    Parse { path: PathBuf, key: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Reads an experiment YAML file (the original's own files load unchanged).
+pub fn load_config(path: impl AsRef<Path>) -> Result<ExperimentConfig, ConfigError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+    parse_config_yaml(&text, path)
+}
+
+/// Parses YAML text; `origin` names the file in errors.
+pub fn parse_config_yaml(text: &str, origin: &Path) -> Result<ExperimentConfig, ConfigError> {
+    // An empty document means "all defaults", as in the original.
+    if text.trim().is_empty() {
+        return validated(ExperimentConfig::default(), origin);
+    }
+    let de = yaml_serde::Deserializer::from_str(text);
+    let cfg: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        ConfigError::Parse {
+            path: origin.to_path_buf(),
+            key: e.path().to_string(),
+            message: e.inner().to_string(),
+        }
+    })?;
+    validated(cfg, origin)
+}
+
+/// Parses the JSON form of a config (the fixture sidecars' `cfg`).
+pub fn parse_config_json(value: &serde_json::Value, origin: &Path) -> Result<ExperimentConfig, ConfigError> {
+    let cfg: ExperimentConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        ConfigError::Parse {
+            path: origin.to_path_buf(),
+            key: e.path().to_string(),
+            message: e.inner().to_string(),
+        }
+    })?;
+    validated(cfg, origin)
+}
+
+fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { path: origin.to_path_buf(), message };
+    for (section, mix) in [("DATA.TRAIN", &cfg.data.train), ("DATA.VAL", &cfg.data.val)] {
+        if mix.datasets_name.len() != mix.datasets_ratio.len() {
+            return Err(invalid(format!(
+                "{section}.DATASETS_NAME has {} entries {:?} but {section}.DATASETS_RATIO has {} {:?}; \
+                 give one ratio per dataset",
+                mix.datasets_name.len(),
+                mix.datasets_name,
+                mix.datasets_ratio.len(),
+                mix.datasets_ratio
+            )));
+        }
+        if let Some(r) = mix.datasets_ratio.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
+            return Err(invalid(format!("{section}.DATASETS_RATIO contains {r}; ratios must be finite and >= 0")));
+        }
+    }
+    let bb = &cfg.model.backbone;
+    if bb.kind != "vit_base_patch16_224" && bb.kind != "vit_base_patch16_224_ce" {
+        return Err(invalid(format!(
+            "MODEL.BACKBONE.TYPE is `{}`; expected vit_base_patch16_224 or vit_base_patch16_224_ce",
+            bb.kind
+        )));
+    }
+    if bb.stride != bb.patch_size {
+        return Err(invalid(format!(
+            "MODEL.BACKBONE.STRIDE ({}) must equal the patch size ({})",
+            bb.stride, bb.patch_size
+        )));
+    }
+    if bb.is_ce() && bb.ce_loc.len() != bb.ce_keep_ratio.len() {
+        return Err(invalid(format!(
+            "MODEL.BACKBONE.CE_LOC has {} entries but CE_KEEP_RATIO has {}",
+            bb.ce_loc.len(),
+            bb.ce_keep_ratio.len()
+        )));
+    }
+    if let Some(l) = bb.ce_loc.iter().find(|&&l| l >= bb.depth) {
+        return Err(invalid(format!("MODEL.BACKBONE.CE_LOC contains block {l} but the depth is {}", bb.depth)));
+    }
+    if let Some(r) = bb.ce_keep_ratio.iter().find(|r| !(**r > 0.0 && **r <= 1.0)) {
+        return Err(invalid(format!("MODEL.BACKBONE.CE_KEEP_RATIO contains {r}; expected 0 < r <= 1")));
+    }
+    if CeTemplateRange::parse(&bb.ce_template_range).is_none() {
+        return Err(invalid(format!(
+            "MODEL.BACKBONE.CE_TEMPLATE_RANGE is `{}`; expected ALL, CTR_POINT, CTR_REC or GT_BOX",
+            bb.ce_template_range
+        )));
+    }
+    if bb.embed_dim == 0 || bb.num_heads == 0 || bb.embed_dim % bb.num_heads != 0 {
+        return Err(invalid(format!(
+            "MODEL.BACKBONE.EMBED_DIM ({}) must be a positive multiple of NUM_HEADS ({})",
+            bb.embed_dim, bb.num_heads
+        )));
+    }
+    if cfg.model.head.kind != "CENTER" {
+        return Err(invalid(format!("MODEL.HEAD.TYPE is `{}`; only CENTER is supported", cfg.model.head.kind)));
+    }
+    if cfg.model.head.num_channels < 8 || cfg.model.head.num_channels % 8 != 0 {
+        return Err(invalid(format!(
+            "MODEL.HEAD.NUM_CHANNELS is {}; expected a multiple of 8 (the head halves it three times)",
+            cfg.model.head.num_channels
+        )));
+    }
+    for (key, size) in [
+        ("DATA.TEMPLATE.SIZE", cfg.data.template.size),
+        ("DATA.SEARCH.SIZE", cfg.data.search.size),
+        ("TEST.TEMPLATE_SIZE", cfg.test.template_size),
+        ("TEST.SEARCH_SIZE", cfg.test.search_size),
+    ] {
+        if size == 0 || size % bb.patch_size != 0 {
+            return Err(invalid(format!("{key} is {size}; expected a positive multiple of the patch size {}", bb.patch_size)));
+        }
+    }
+    if cfg.data.mean.len() != 3 || cfg.data.std.len() != 3 {
+        return Err(invalid("DATA.MEAN and DATA.STD need 3 values (RGB)".into()));
+    }
+    Ok(cfg)
+}

@@ -1,0 +1,157 @@
+//! The CENTER box head (`CenterPredictor`, spec §1.9) and `cal_bbox`.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid};
+
+/// Conv3×3 → BatchNorm → ReLU (the official `conv(...)` helper: keys `.0` conv, `.1` BN).
+#[derive(Module, Debug)]
+pub struct ConvBnRelu {
+    pub conv: Conv2d,
+    pub bn: BatchNorm,
+    /// PyTorch's BN `num_batches_tracked`, kept only so checkpoints round-trip.
+    pub num_batches_tracked: usize,
+}
+
+impl ConvBnRelu {
+    fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([cin, cout], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                .init(device),
+            bn: BatchNormConfig::new(cout).init(device),
+            num_batches_tracked: 0,
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.bn.forward(self.conv.forward(x)))
+    }
+}
+
+/// One of the three branches (`ctr`, `offset`, `size`): four ConvBnRelu then a 1×1 conv.
+#[derive(Module, Debug)]
+pub struct Branch {
+    pub conv1: ConvBnRelu,
+    pub conv2: ConvBnRelu,
+    pub conv3: ConvBnRelu,
+    pub conv4: ConvBnRelu,
+    pub conv5: Conv2d,
+}
+
+impl Branch {
+    fn new(cin: usize, channels: usize, out: usize, device: &Device) -> Self {
+        Self {
+            conv1: ConvBnRelu::new(cin, channels, device),
+            conv2: ConvBnRelu::new(channels, channels / 2, device),
+            conv3: ConvBnRelu::new(channels / 2, channels / 4, device),
+            conv4: ConvBnRelu::new(channels / 4, channels / 8, device),
+            conv5: Conv2dConfig::new([channels / 8, out], [1, 1])
+                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                .init(device),
+        }
+    }
+
+    /// Returns the logits and, for tracing, the four intermediate activations.
+    pub fn forward(&self, x: Tensor<4>, mut trace: Option<&mut Vec<Tensor<4>>>) -> Tensor<4> {
+        let mut x = x;
+        for layer in [&self.conv1, &self.conv2, &self.conv3, &self.conv4] {
+            x = layer.forward(x);
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(x.clone());
+            }
+        }
+        self.conv5.forward(x)
+    }
+
+    pub fn conv_bn_layers(&self) -> [&ConvBnRelu; 4] {
+        [&self.conv1, &self.conv2, &self.conv3, &self.conv4]
+    }
+}
+
+/// Outputs of the head on a [B, C, F, F] feature map.
+#[derive(Debug, Clone)]
+pub struct HeadOutput {
+    /// `clamp(sigmoid(ctr), 1e-4, 1-1e-4)`, [B, 1, F, F].
+    pub score_map: Tensor<4>,
+    /// `clamp(sigmoid(size), 1e-4, 1-1e-4)`, [B, 2, F, F] (w, h).
+    pub size_map: Tensor<4>,
+    /// Raw offsets, [B, 2, F, F] (x, y).
+    pub offset_map: Tensor<4>,
+    /// (cx, cy, w, h) normalised, [B, 1, 4], taken at the score map's first arg-max.
+    pub pred_boxes: Tensor<3>,
+}
+
+#[derive(Module, Debug)]
+pub struct CenterPredictor {
+    pub ctr: Branch,
+    pub offset: Branch,
+    pub size: Branch,
+}
+
+impl CenterPredictor {
+    pub fn new(in_dim: usize, channels: usize, device: &Device) -> Self {
+        Self {
+            ctr: Branch::new(in_dim, channels, 1, device),
+            offset: Branch::new(in_dim, channels, 2, device),
+            size: Branch::new(in_dim, channels, 2, device),
+        }
+    }
+
+    /// Branches in the official key order with their key suffix (`conv1_ctr`, ...).
+    pub fn branches(&self) -> [(&'static str, &Branch); 3] {
+        [("ctr", &self.ctr), ("offset", &self.offset), ("size", &self.size)]
+    }
+
+    pub fn forward(&self, features: Tensor<4>) -> HeadOutput {
+        self.forward_traced(features, None)
+    }
+
+    /// As [`forward`](Self::forward); fills `trace` (if given) with `conv{1..4}_{branch}` and
+    /// `conv5_{branch}_logits`.
+    pub fn forward_traced(&self, features: Tensor<4>, mut trace: Option<&mut Vec<(String, Tensor<4>)>>) -> HeadOutput {
+        let mut logits = Vec::with_capacity(3);
+        for (name, branch) in self.branches() {
+            let mut inner = Vec::new();
+            let out = branch.forward(features.clone(), trace.is_some().then_some(&mut inner));
+            if let Some(t) = trace.as_deref_mut() {
+                for (i, act) in inner.into_iter().enumerate() {
+                    t.push((format!("conv{}_{name}", i + 1), act));
+                }
+                t.push((format!("conv5_{name}_logits"), out.clone()));
+            }
+            logits.push(out);
+        }
+        let size_logits = logits.pop().unwrap();
+        let offset_map = logits.pop().unwrap();
+        let ctr_logits = logits.pop().unwrap();
+        let score_map = clamped_sigmoid(ctr_logits);
+        let size_map = clamped_sigmoid(size_logits);
+        let pred_boxes = cal_bbox(score_map.clone(), size_map.clone(), offset_map.clone());
+        HeadOutput { score_map, size_map, offset_map, pred_boxes }
+    }
+}
+
+fn clamped_sigmoid(x: Tensor<4>) -> Tensor<4> {
+    sigmoid(x).clamp(1e-4, 1.0 - 1e-4)
+}
+
+/// The box at the first arg-max of `score_map` [B,1,F,F]: ((ix + ox)/F, (iy + oy)/F, w, h),
+/// [B, 1, 4]. Gradients flow into the size and offset values at that cell only.
+pub fn cal_bbox(score_map: Tensor<4>, size_map: Tensor<4>, offset_map: Tensor<4>) -> Tensor<3> {
+    let [b, _, h, w] = score_map.dims();
+    let idx = score_map.reshape([b, h * w]).argmax(1); // [B, 1]
+    let ix = idx.clone().remainder_scalar(w as i64).float();
+    let iy = idx.clone().div_scalar(w as i64).float();
+    let at = |map: Tensor<4>| -> Tensor<2> {
+        let flat = map.reshape([b, 2, h * w]);
+        flat.gather(2, idx.clone().reshape([b, 1, 1]).expand([b, 2, 1])).reshape([b, 2])
+    };
+    let size = at(size_map);
+    let offset = at(offset_map);
+    let cx = (ix + offset.clone().slice(s![.., 0..1])).div_scalar(w as f64);
+    let cy = (iy + offset.slice(s![.., 1..2])).div_scalar(h as f64);
+    Tensor::cat(vec![cx, cy, size], 1).reshape([b, 1, 4])
+}

@@ -1,0 +1,21 @@
+//! The OSTrack network on Burn: patch embedding, ViT blocks, candidate elimination (CE) with token
+//! recovery, the center-predictor head and `cal_bbox`, numerically faithful to the official
+//! PyTorch code (see `shared/spec/OSTRACK.md` §1).
+//!
+//! Module and field names follow the official state-dict keys (`backbone.blocks.3.attn.qkv`,
+//! `box_head.conv1_ctr`), so [`weights`] maps a checkpoint 1:1. The crate takes a `&Device`
+//! everywhere and knows no backend; binaries choose it.
+
+pub mod backbone;
+pub mod ce;
+pub mod config;
+pub mod head;
+pub mod ostrack;
+pub mod trace;
+pub mod vit;
+pub mod weights;
+
+pub use config::OSTrackConfig;
+pub use head::{CenterPredictor, cal_bbox};
+pub use ostrack::{OSTrack, OSTrackOutput};
+pub use weights::LoadError;

@@ -1,0 +1,157 @@
+//! ViT building blocks with timm's module names (`patch_embed.proj`, `blocks.N.attn.qkv`, ...).
+
+use burn::module::{Flag, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+
+/// timm/OSTrack use LayerNorm eps 1e-6 everywhere (Burn's default is 1e-5).
+pub const LAYER_NORM_EPS: f64 = 1e-6;
+
+/// timm's `trunc_normal_(std=.02)` for linear weights and position embeddings.
+pub(crate) fn vit_init() -> Initializer {
+    Initializer::Normal { mean: 0.0, std: 0.02 }
+}
+
+pub(crate) fn layer_norm(dim: usize, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(dim).with_epsilon(LAYER_NORM_EPS).init(device)
+}
+
+/// One Conv2d(3 → C, kernel = stride = patch) shared by template and search.
+#[derive(Module, Debug)]
+pub struct PatchEmbed {
+    pub proj: Conv2d,
+}
+
+impl PatchEmbed {
+    pub fn new(patch: usize, dim: usize, device: &Device) -> Self {
+        Self { proj: Conv2dConfig::new([3, dim], [patch, patch]).with_stride([patch, patch]).init(device) }
+    }
+
+    /// [B, 3, H, W] → [B, (H/p)·(W/p), C], raster order.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<3> {
+        self.proj.forward(images).flatten::<3>(2, 3).swap_dims(1, 2)
+    }
+}
+
+/// Multi-head self-attention with timm's fused `qkv` projection.
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub qkv: Linear,
+    pub proj: Linear,
+    pub num_heads: usize,
+}
+
+impl Attention {
+    pub fn new(dim: usize, num_heads: usize, device: &Device) -> Self {
+        Self {
+            qkv: LinearConfig::new(dim, dim * 3).with_initializer(vit_init()).init(device),
+            proj: LinearConfig::new(dim, dim).with_initializer(vit_init()).init(device),
+            num_heads,
+        }
+    }
+
+    /// Returns the projected output and, when `with_map`, the softmaxed attention [B, H, N, N].
+    /// Without the map the fused kernel is used (identical maths, no N×N tensor kept).
+    pub fn forward(&self, x: Tensor<3>, with_map: bool) -> (Tensor<3>, Option<Tensor<4>>) {
+        let [b, n, c] = x.dims();
+        let h = self.num_heads;
+        let head_dim = c / h;
+        // [B,N,3C] -> [B,N,3,H,hd] -> [3,B,H,N,hd]: q, k, v are the first, second, third C outputs.
+        let qkv = self.qkv.forward(x).reshape([b, n, 3, h, head_dim]).permute([2, 0, 3, 1, 4]);
+        let q = qkv.clone().slice(s![0..1]).squeeze_dim::<4>(0);
+        let k = qkv.clone().slice(s![1..2]).squeeze_dim::<4>(0);
+        let v = qkv.slice(s![2..3]).squeeze_dim::<4>(0);
+        let (out, map) = if with_map {
+            // The original multiplies by the scale after q·kᵀ.
+            let scale = (head_dim as f64).powf(-0.5);
+            let attn = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar(scale), 3);
+            (attn.clone().matmul(v), Some(attn))
+        } else {
+            (attention(q, k, v, None, None, AttentionModuleOptions::default()), None)
+        };
+        let out = out.swap_dims(1, 2).reshape([b, n, c]);
+        (self.proj.forward(out), map)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub fc1: Linear,
+    pub fc2: Linear,
+}
+
+impl Mlp {
+    pub fn new(dim: usize, hidden: usize, device: &Device) -> Self {
+        Self {
+            fc1: LinearConfig::new(dim, hidden).with_initializer(vit_init()).init(device),
+            fc2: LinearConfig::new(hidden, dim).with_initializer(vit_init()).init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.fc2.forward(gelu(self.fc1.forward(x)))
+    }
+}
+
+/// timm's stochastic depth: a whole sample's residual branch is dropped with probability `prob`
+/// and survivors are scaled by 1/(1-prob). Active only while training on an autodiff device.
+#[derive(Module, Debug)]
+pub struct DropPath {
+    pub prob: f64,
+    pub training: Param<Flag>,
+}
+
+impl DropPath {
+    pub fn new(prob: f64) -> Self {
+        Self { prob, training: Param::from_bool(true) }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        if self.prob == 0.0 || !self.training.is_enabled() || !x.device().is_autodiff() {
+            return x;
+        }
+        let keep = 1.0 - self.prob;
+        let [b, _, _] = x.dims();
+        let mask = Tensor::<3>::random([b, 1, 1], Distribution::Bernoulli(keep), &x.device());
+        x * mask.div_scalar(keep)
+    }
+}
+
+/// Pre-norm transformer block. The CE step (if any) runs between the attention and MLP halves,
+/// so the block is exposed as two halves.
+#[derive(Module, Debug)]
+pub struct Block {
+    pub norm1: LayerNorm,
+    pub attn: Attention,
+    pub norm2: LayerNorm,
+    pub mlp: Mlp,
+    pub drop_path: DropPath,
+}
+
+impl Block {
+    pub fn new(dim: usize, num_heads: usize, mlp_hidden: usize, drop_path: f64, device: &Device) -> Self {
+        Self {
+            norm1: layer_norm(dim, device),
+            attn: Attention::new(dim, num_heads, device),
+            norm2: layer_norm(dim, device),
+            mlp: Mlp::new(dim, mlp_hidden, device),
+            drop_path: DropPath::new(drop_path),
+        }
+    }
+
+    /// `x + DropPath(Attn(LN1(x)))`, plus the attention map when asked for.
+    pub fn attention_half(&self, x: Tensor<3>, with_map: bool) -> (Tensor<3>, Option<Tensor<4>>) {
+        let (a, map) = self.attn.forward(self.norm1.forward(x.clone()), with_map);
+        (x + self.drop_path.forward(a), map)
+    }
+
+    /// `x + DropPath(MLP(LN2(x)))`.
+    pub fn mlp_half(&self, x: Tensor<3>) -> Tensor<3> {
+        x.clone() + self.drop_path.forward(self.mlp.forward(self.norm2.forward(x)))
+    }
+}

@@ -1,0 +1,33 @@
+//! Weight files without Python: a name-ordered state dict of host tensors that every reader
+//! produces and every writer consumes, so the model crate only ever sees [`StateDict`].
+//!
+//! * PyTorch zip checkpoints (`torch.save`, `.pth` / `.pth.tar`): [`read_torch_file`],
+//!   [`extract_state_dict`], [`write_torch_state_dict`]. Unknown Python classes in a
+//!   checkpoint (trainer stats, settings) load as opaque objects.
+//! * safetensors: [`read_safetensors`], [`write_safetensors`].
+//! * Either, chosen by content / extension: [`load_state_dict_any`], [`save_state_dict`],
+//!   [`describe`].
+//! * Building an initial OSTrack state: [`mae_to_ostrack_backbone`] (MAE pretrain → backbone
+//!   with bicubic-resized position embeddings) and [`init_center_head`].
+
+mod atomic;
+mod bicubic;
+mod describe;
+mod dtype_codec;
+mod head_init;
+mod load;
+mod mae;
+pub mod pickle;
+mod safetensors_file;
+mod state_dict;
+mod torch_file;
+
+pub use describe::describe;
+pub use head_init::init_center_head;
+pub use load::{WeightFormat, detect_format, load_state_dict_any, save_state_dict};
+pub use mae::{MappedBackbone, TrackerGeometry, mae_to_ostrack_backbone};
+pub use safetensors_file::{read_safetensors, write_safetensors};
+pub use state_dict::{DType, HostTensor, StateDict, TensorValues, Values, WeightsError};
+pub use torch_file::{
+    STATE_DICT_KEYS, TorchCheckpoint, extract_state_dict, read_torch_file, write_torch_state_dict,
+};
