@@ -1,0 +1,214 @@
+//! Frames on their way from disk to crops: read once, sized from the header, decoded once, and
+//! only as much as the crops need.
+
+use std::path::{Path, PathBuf};
+
+use crate::decode;
+use crate::error::DataError;
+use crate::image::ImageView;
+use crate::jpeg;
+
+/// A pixel rectangle `[x0, x0 + w) × [y0, y0 + h)` of a frame, in stored (unmirrored) coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rect {
+    pub x0: usize,
+    pub y0: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl Rect {
+    pub fn union(self, o: Rect) -> Rect {
+        if self.w == 0 || self.h == 0 {
+            return o;
+        }
+        if o.w == 0 || o.h == 0 {
+            return self;
+        }
+        let (x0, y0) = (self.x0.min(o.x0), self.y0.min(o.y0));
+        let x1 = (self.x0 + self.w).max(o.x0 + o.w);
+        let y1 = (self.y0 + self.h).max(o.y0 + o.h);
+        Rect {
+            x0,
+            y0,
+            w: x1 - x0,
+            h: y1 - y0,
+        }
+    }
+
+    /// The rectangle as stored when the view mirrors a frame of width `frame_w`.
+    pub fn unmirrored(self, frame_w: usize, mirrored: bool) -> Rect {
+        if mirrored && self.w > 0 {
+            Rect {
+                x0: frame_w - self.x0 - self.w,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+}
+
+/// A frame file read into memory, with its size taken from the header.
+pub(crate) struct EncodedFrame {
+    pub path: PathBuf,
+    bytes: Vec<u8>,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl EncodedFrame {
+    pub fn read(path: &Path) -> Result<Self, DataError> {
+        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let (width, height) = image_size(&bytes, path)?;
+        if width == 0 || height == 0 {
+            return Err(DataError::file(
+                path,
+                format!("image has no pixels ({width}x{height})"),
+            ));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+            width,
+            height,
+        })
+    }
+
+    /// Decodes at least the pixels of `needed`: only that region (plus a margin) for the JPEGs
+    /// the region decoder supports, the whole frame otherwise.
+    pub fn decode(&self, needed: Rect) -> Result<DecodedFrame, DataError> {
+        if decode::is_jpeg(&self.bytes) {
+            let region = jpeg::decode_region(&self.bytes, needed.x0, needed.y0, needed.w, needed.h)
+                .map_err(|e| DataError::file(&self.path, format!("cannot decode JPEG: {e}")))?;
+            if let Some(r) = region {
+                let size = (self.width, self.height);
+                return Ok(DecodedFrame {
+                    data: r.data,
+                    stride: r.w * 3,
+                    origin: (r.x0, r.y0),
+                    size,
+                });
+            }
+        }
+        let img = decode::decode_frame(&self.bytes, &self.path)?;
+        if (img.width, img.height) != (self.width, self.height) {
+            return Err(DataError::file(
+                &self.path,
+                format!(
+                    "header says {}x{} but decoded {}x{}",
+                    self.width, self.height, img.width, img.height
+                ),
+            ));
+        }
+        Ok(DecodedFrame {
+            stride: img.width * 3,
+            data: img.data,
+            origin: (0, 0),
+            size: (self.width, self.height),
+        })
+    }
+}
+
+/// Decoded pixels of (a part of) a frame.
+pub(crate) struct DecodedFrame {
+    data: Vec<u8>,
+    stride: usize,
+    origin: (usize, usize),
+    size: (usize, usize),
+}
+
+impl DecodedFrame {
+    pub fn view(&self) -> ImageView<'_> {
+        ImageView::region(&self.data, self.stride, self.origin, self.size)
+    }
+}
+
+/// Width and height from the file header, without decoding.
+fn image_size(bytes: &[u8], path: &Path) -> Result<(usize, usize), DataError> {
+    if decode::is_jpeg(bytes) {
+        return jpeg_size(bytes)
+            .ok_or_else(|| DataError::file(path, "truncated or corrupt JPEG header"));
+    }
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DataError::file(path, format!("cannot read image header: {e}")))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| DataError::file(path, format!("cannot read image header: {e}")))?;
+    Ok((w as usize, h as usize))
+}
+
+/// Walks the JPEG markers up to the first start-of-frame and returns (width, height).
+pub(crate) fn jpeg_size(b: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 2;
+    loop {
+        while *b.get(i)? != 0xFF {
+            i += 1;
+        }
+        while *b.get(i)? == 0xFF {
+            i += 1;
+        }
+        let marker = *b.get(i)?;
+        i += 1;
+        if (0xD0..=0xD9).contains(&marker) || marker == 0x01 {
+            continue; // markers without a length
+        }
+        let len = u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]) as usize;
+        let is_sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            let h = u16::from_be_bytes([*b.get(i + 3)?, *b.get(i + 4)?]) as usize;
+            let w = u16::from_be_bytes([*b.get(i + 5)?, *b.get(i + 6)?]) as usize;
+            return Some((w, h));
+        }
+        i += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::RgbImage;
+
+    #[test]
+    fn jpeg_header_size() {
+        let img = RgbImage::new(37, 21);
+        let bytes = decode::encode_jpeg(&img, 80).unwrap();
+        assert_eq!(jpeg_size(&bytes), Some((37, 21)));
+        assert_eq!(jpeg_size(&bytes[..20]), None);
+    }
+
+    #[test]
+    fn rect_union_and_mirror() {
+        let a = Rect {
+            x0: 2,
+            y0: 3,
+            w: 4,
+            h: 5,
+        };
+        let b = Rect {
+            x0: 10,
+            y0: 1,
+            w: 2,
+            h: 2,
+        };
+        assert_eq!(
+            a.union(b),
+            Rect {
+                x0: 2,
+                y0: 1,
+                w: 10,
+                h: 7
+            }
+        );
+        assert_eq!(
+            a.unmirrored(20, true),
+            Rect {
+                x0: 14,
+                y0: 3,
+                w: 4,
+                h: 5
+            }
+        );
+    }
+}

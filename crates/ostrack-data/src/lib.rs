@@ -1,0 +1,54 @@
+//! `ostrack-data` turns tracking datasets into OSTrack training pairs: it reads the official
+//! dataset layouts (GOT-10k, LaSOT, TrackingNet, COCO 2017) and a plain custom layout, draws
+//! template/search frame pairs with the original's causal sampler, crops, augments and labels
+//! them with numerical parity to the PyTorch original, and loads batches in parallel as plain
+//! host arrays. It also checks datasets ("doctor"), generates synthetic datasets and measures
+//! its own throughput. It does not depend on any tensor library.
+//!
+//! Entry points:
+//! * crops and tracker helpers: [`sample_target`], [`transform_image_to_crop`], [`map_box_back`],
+//!   [`clip_box`], [`hann2d`], [`ce_template_mask`], [`normalize_image`], [`generate_heatmap`];
+//!   frames: [`decode::read_frame`];
+//! * training data: [`TrainPairLoader`] (config + [`DataRoots`] + seed → epochs of [`PairBatch`],
+//!   with a [`SkipReport`] per epoch);
+//! * tools: [`check_dataset`] / [`check_config`] → [`Report`], [`synth::generate`],
+//!   [`bench::run`].
+//!
+//! Speed comes from reading each frame once, decoding only the part of a JPEG the crops need
+//! (`jpeg`, libjpeg-turbo-compatible arithmetic), resizing straight from the frame into the
+//! output with OpenCV's fixed-point scheme, and writing crops directly into the batch arrays.
+
+pub mod bench;
+pub mod crop;
+pub mod datasets;
+pub mod decode;
+pub mod doctor;
+mod error;
+mod frames;
+pub mod heatmap;
+pub mod image;
+mod jpeg;
+pub mod loader;
+pub mod processing;
+mod resize;
+pub mod sampler;
+pub mod settings;
+pub mod synth;
+pub mod tracker_utils;
+
+pub use crop::{BoxXywh, Crop, CropError, sample_target, transform_image_to_crop};
+pub use datasets::{
+    DATASET_NAMES, DatasetKind, SequenceAnno, TrackingDataset, open_dataset, open_layout,
+};
+pub use doctor::{DoctorOptions, Report, check_config, check_dataset};
+pub use error::DataError;
+pub use heatmap::generate_heatmap;
+pub use image::{ImageView, RgbImage};
+pub use loader::{EpochIter, LoaderOptions, LoaderSetup, PairBatch, SkipReport, TrainPairLoader};
+pub use processing::{ProcessingParams, Split};
+pub use settings::{DataRoots, RootKey, SETTINGS_FILE};
+pub use synth::{SynthFormat, SynthOptions, SynthSummary};
+pub use tracker_utils::{
+    CeMaskError, IMAGENET_MEAN, IMAGENET_STD, ce_template_mask, clip_box, hann2d, map_box_back,
+    normalize_image,
+};
