@@ -1,7 +1,11 @@
 //! Library side of the `ostrack` command: each subcommand is a function here so tests call
 //! exactly what users run. Backends are chosen only in [`device`].
 
+pub mod cli;
+pub mod data_cmd;
 pub mod device;
+pub mod eval_cmd;
 pub mod fixture;
 pub mod parity;
 pub mod profile;
+pub mod weights_cmd;

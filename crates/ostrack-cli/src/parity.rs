@@ -209,14 +209,25 @@ fn align_attention(ours: &[f32], our_idx: &[i64], their_idx: &[i64], b: usize, h
 
 /// Runs a model fixture through our network and compares every output and trace it holds.
 pub fn run_model_parity(path: &Path, device: &Device) -> Result<ParityReport> {
+    run_model_parity_with_weights(path, None, device)
+}
+
+/// As [`run_model_parity`]; `weights` (safetensors or a PyTorch checkpoint, e.g.
+/// `OSTrack_ep0001.pth.tar`) supplies the model when the fixture holds no `param.*` tensors.
+pub fn run_model_parity_with_weights(path: &Path, weights: Option<&Path>, device: &Device) -> Result<ParityReport> {
     let fx = Fixture::load(path)?;
     let cfg = fixture_model_config(&fx)?;
-    let sd_prefix = if fx.names_with_prefix("param.").is_empty() { "net." } else { "param." };
-    let sd = fixture_state_dict(&fx, sd_prefix);
+    let (sd, source) = match weights {
+        Some(w) => (ostrack_weights::load_state_dict_any(w, None)?, w.display().to_string()),
+        None => (fixture_state_dict(&fx, "param."), path.display().to_string()),
+    };
     if sd.is_empty() {
-        bail!("{}: no `param.*` tensors (model weights) in this file", path.display());
+        bail!(
+            "{}: no `param.*` tensors (model weights) in this file; pass the weights file that produced it (--weights)",
+            path.display()
+        );
     }
-    let model = OSTrack::new(&cfg, device).load_state_dict(&sd, &path.display().to_string())?;
+    let model = OSTrack::new(&cfg, device).load_state_dict(&sd, &source)?;
 
     let template: Tensor<4> = tensor(fx.require("input.template")?, device);
     let search: Tensor<4> = tensor(fx.require("input.search")?, device);

@@ -1,1 +1,133 @@
-pub fn placeholder() {}
+//! `ostrack profile`: builds the real-size model of a config and reports what users of the
+//! original keep asking for: parameters, tokens per block, model-only forward time.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use ostrack_config::load_config;
+use ostrack_model::ostrack::ForwardOptions;
+use ostrack_model::{OSTrack, OSTrackConfig, ce};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileReport {
+    pub config: String,
+    pub backend: String,
+    pub threads: usize,
+    /// Trainable parameters, counted like `sum(p.numel() for p in model.parameters())`
+    /// (includes the unused cls token and 197-row position table, excludes BN buffers).
+    pub params: usize,
+    pub template_tokens: usize,
+    /// Template + search tokens alive at the output of each block (inference keep ratios).
+    pub tokens_per_block: Vec<usize>,
+    pub search_tokens_per_block: Vec<usize>,
+    pub batch: usize,
+    pub runs: usize,
+    pub warmup: usize,
+    pub forward_ms_median: f64,
+    pub forward_ms_min: f64,
+    pub forward_ms_mean: f64,
+    pub forward_fps: f64,
+}
+
+pub struct ProfileOptions<'a> {
+    pub config: &'a Path,
+    pub runs: usize,
+    pub warmup: usize,
+    pub batch: usize,
+    pub backend_name: String,
+}
+
+/// Parameter count in PyTorch's sense (BatchNorm running statistics are buffers).
+pub fn count_params(model: &OSTrack) -> usize {
+    model
+        .expected_keys()
+        .iter()
+        .filter(|(k, _)| !(k.ends_with("running_mean") || k.ends_with("running_var") || k.ends_with("num_batches_tracked")))
+        .map(|(_, shape)| shape.iter().product::<usize>())
+        .sum()
+}
+
+pub fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let n = samples.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 { samples[n / 2] } else { 0.5 * (samples[n / 2 - 1] + samples[n / 2]) }
+}
+
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// Builds the model (random weights: timing does not depend on values) and times the forward.
+pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<ProfileReport> {
+    let exp = load_config(opts.config)?;
+    let mut cfg = OSTrackConfig::from_experiment(&exp);
+    cfg.drop_path_rate = 0.0;
+    let model = OSTrack::new(&cfg, device);
+    let params = count_params(&model);
+    let lz = cfg.template_grid().pow(2);
+    let search_tokens = cfg.search_tokens_per_block(None);
+    let b = opts.batch.max(1);
+
+    let t = cfg.template_size;
+    let s = cfg.search_size;
+    let template = Tensor::<4>::random([b, 3, t, t], Distribution::Normal(0.0, 1.0), device);
+    let search = Tensor::<4>::random([b, 3, s, s], Distribution::Normal(0.0, 1.0), device);
+    let mask = ce::template_mask_tensor(cfg.ce_template_range, cfg.template_grid(), b, device);
+    let forward = || {
+        let out = model.forward_with(template.clone(), search.clone(), mask.clone(), None, ForwardOptions::default());
+        // Reading the result back waits for the device.
+        let _ = out.pred_boxes.into_data();
+    };
+    for _ in 0..opts.warmup {
+        forward();
+    }
+    let mut times = Vec::with_capacity(opts.runs);
+    for _ in 0..opts.runs.max(1) {
+        let start = Instant::now();
+        forward();
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let med = median(&mut times);
+    Ok(ProfileReport {
+        config: opts.config.display().to_string(),
+        backend: opts.backend_name.clone(),
+        threads: threads(),
+        params,
+        template_tokens: lz,
+        tokens_per_block: search_tokens.iter().map(|s| s + lz).collect(),
+        search_tokens_per_block: search_tokens,
+        batch: b,
+        runs: times.len(),
+        warmup: opts.warmup,
+        forward_ms_median: med,
+        forward_ms_min: min,
+        forward_ms_mean: mean,
+        forward_fps: 1000.0 * b as f64 / med,
+    })
+}
+
+impl std::fmt::Display for ProfileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "config:      {}", self.config)?;
+        writeln!(f, "backend:     {} ({} threads)", self.backend, self.threads)?;
+        writeln!(f, "parameters:  {} ({:.2} M)", self.params, self.params as f64 / 1e6)?;
+        writeln!(f, "tokens per block (template {} + search):", self.template_tokens)?;
+        for (i, (all, s)) in self.tokens_per_block.iter().zip(&self.search_tokens_per_block).enumerate() {
+            writeln!(f, "  block {i:>2}: {all:>4} ({s} search)")?;
+        }
+        write!(
+            f,
+            "model-only forward, batch {}: median {:.1} ms (min {:.1}, mean {:.1}) over {} runs after {} warm-up = {:.2} FPS",
+            self.batch, self.forward_ms_median, self.forward_ms_min, self.forward_ms_mean, self.runs, self.warmup, self.forward_fps
+        )
+    }
+}

@@ -1,0 +1,201 @@
+//! The command line: argument types (clap) and dispatch to the library functions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::device::device_from_name;
+
+#[derive(Debug, Parser)]
+#[command(name = "ostrack", version, about = "OSTrack in pure Rust: train, track, evaluate")]
+pub struct Cli {
+    /// Compute backend: auto, flex (CPU), wgpu, vulkan, cuda (only those compiled in).
+    #[arg(long, global = true, default_value = "auto")]
+    pub backend: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare our network with a parity fixture produced by the official code.
+    Parity(ParityArgs),
+    /// Parameters, tokens per block and forward time of a config's real-size model.
+    Profile(ProfileArgs),
+    /// Build an initial OSTrack state from pretrained weights.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Convert weight files between PyTorch (.pth/.pth.tar) and safetensors, official keys kept.
+    Convert(ConvertArgs),
+    /// Score tracking results like the official toolkits; print tables and draw plots.
+    Analyze(AnalyzeArgs),
+    /// Pack results into a submission archive for the GOT-10k or TrackingNet server.
+    Pack(PackArgs),
+    /// Dataset tools.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Write a deterministic synthetic dataset (real JPEG frames in an official layout).
+    Synth(crate::data_cmd::SynthArgs),
+    /// Throughput measurements.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// The dataset doctor: every problem with file and line; non-zero exit on errors.
+    Check(crate::data_cmd::CheckArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Samples per second of the full training-pair pipeline; last line `samples_per_s=<n>`.
+    Data(crate::data_cmd::BenchDataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ParityArgs {
+    /// Fixture (`X.safetensors` with its `X.json` sidecar).
+    pub fixture: PathBuf,
+    /// Weights to use when the fixture holds none (safetensors or PyTorch checkpoint).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Timed forwards (the median is reported).
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// MAE encoder weights (`mae_pretrain_vit_base.pth` or a safetensors conversion) → OSTrack.
+    Mae(ImportMaeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportMaeArgs {
+    #[arg(long)]
+    pub input: PathBuf,
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output file; `.safetensors` or `.pth` (official key layout either way).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Only read keys under this prefix of the input (e.g. `mae.`), prefix removed.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Seed of the head initialisation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[arg(long)]
+    pub input: PathBuf,
+    /// `.safetensors`, or `.pth`/`.pt`/`.pth.tar` for a PyTorch zip checkpoint.
+    #[arg(long)]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// got10k-val, lasot, lasot-ext, otb, uav123, nfs, tnl2k, custom.
+    #[arg(long)]
+    pub dataset: String,
+    #[arg(long)]
+    pub data_root: PathBuf,
+    /// One folder per tracker (several folders of one tracker = several runs).
+    #[arg(long, num_args = 1.., required = true)]
+    pub results: Vec<PathBuf>,
+    /// got10k, pytracking, lasot-official, trackingnet, otb (default: the dataset's own).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Folder for success/precision plots (PNG and SVG).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Print every number as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print per-sequence tables.
+    #[arg(long)]
+    pub per_sequence: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// got10k or trackingnet.
+    pub server: String,
+    #[arg(long)]
+    pub results: PathBuf,
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Parity(a) => {
+            let device = device_from_name(&cli.backend)?;
+            let report = crate::parity::run_model_parity_with_weights(&a.fixture, a.weights.as_deref(), &device)?;
+            println!("{report}");
+            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Profile(a) => {
+            let device = device_from_name(&cli.backend)?;
+            let opts = crate::profile::ProfileOptions {
+                config: &a.config,
+                runs: a.runs,
+                warmup: a.warmup,
+                batch: a.batch,
+                backend_name: format!("{device:?}"),
+            };
+            let report = crate::profile::run_profile(&opts, &device)?;
+            if a.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(ImportCommand::Mae(a)) => {
+            let device = device_from_name(&cli.backend)?;
+            let s = crate::weights_cmd::import_mae(&a.input, a.prefix.as_deref(), &a.config, &a.output, a.seed, &device)?;
+            println!("wrote {} ({} tensors)\n{}", a.output.display(), s.tensors, s.description);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Convert(a) => {
+            let state = crate::weights_cmd::convert(&a.input, a.prefix.as_deref(), &a.output)?;
+            println!("wrote {} ({} tensors)", a.output.display(), state.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Analyze(a) => crate::eval_cmd::analyze(&a),
+        Command::Data(DataCommand::Check(a)) => crate::data_cmd::check(&a),
+        Command::Synth(a) => crate::data_cmd::synth(&a),
+        Command::Bench(BenchCommand::Data(a)) => crate::data_cmd::bench_data(&a),
+        Command::Pack(a) => {
+            let summary = match a.server.as_str() {
+                "got10k" => ostrack_eval::pack_got10k(&a.results, &a.output, None)?,
+                "trackingnet" => ostrack_eval::pack_trackingnet(&a.results, &a.output, None)?,
+                other => bail!("unknown server `{other}`; expected got10k or trackingnet"),
+            };
+            println!("wrote {} ({} sequences, {} files)", summary.output.display(), summary.sequences.len(), summary.files);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

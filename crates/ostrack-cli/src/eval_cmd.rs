@@ -1,0 +1,29 @@
+//! `ostrack analyze`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use ostrack_eval::{AnalyzeRequest, DatasetId, Preset, TrackerRuns};
+
+use crate::cli::AnalyzeArgs;
+
+pub fn analyze(a: &AnalyzeArgs) -> Result<ExitCode> {
+    let dataset: DatasetId = a.dataset.parse()?;
+    let preset = a.preset.as_deref().map(str::parse::<Preset>).transpose()?;
+    let trackers = a.results.iter().map(|d| TrackerRuns::from_dir(d)).collect();
+    let report = ostrack_eval::analyze(&AnalyzeRequest { dataset, data_root: a.data_root.clone(), trackers, preset })?;
+    if a.json {
+        println!("{}", ostrack_eval::report_json(&report)?);
+    } else {
+        print!("{}", ostrack_eval::format_table(&report));
+        if a.per_sequence {
+            print!("{}", ostrack_eval::format_sequence_tables(&report));
+        }
+    }
+    if let Some(dir) = &a.plot {
+        for file in ostrack_eval::render_plots(&report, dir)? {
+            eprintln!("plot: {}", file.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
