@@ -25,7 +25,9 @@ fn forward(c: &mut Criterion) {
     let mut group = c.benchmark_group("forward_b1_flex");
     group.sample_size(10);
     for name in VARIANTS {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(format!("{name}.yaml"));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs")
+            .join(format!("{name}.yaml"));
         let mut cfg = OSTrackConfig::from_experiment(&load_config(&path).expect("config"));
         cfg.drop_path_rate = 0.0;
         let model = OSTrack::new(&cfg, &device);
@@ -35,7 +37,13 @@ fn forward(c: &mut Criterion) {
         let mask = ce::template_mask_tensor(cfg.ce_template_range, cfg.template_grid(), 1, &device);
         group.bench_function(name, |bench| {
             bench.iter(|| {
-                let out = model.forward_with(template.clone(), search.clone(), mask.clone(), None, ForwardOptions::default());
+                let out = model.forward_with(
+                    template.clone(),
+                    search.clone(),
+                    mask.clone(),
+                    None,
+                    ForwardOptions::default(),
+                );
                 out.pred_boxes.into_data()
             })
         });

@@ -15,20 +15,30 @@ fn assert_passes(report: ostrack_cli::parity::ParityReport) {
     println!("{report}");
     assert!(report.passed(), "{report}");
     // A report that compared nothing must not count as a pass.
-    assert!(report.checks.iter().any(|c| c.name == "output.pred_boxes"), "{report}");
+    assert!(
+        report.checks.iter().any(|c| c.name == "output.pred_boxes"),
+        "{report}"
+    );
 }
 
 #[test]
 fn model_tiny_ce_matches_the_official_forward() {
-    let report = run_model_parity(&fixture("model_tiny_ce.safetensors"), &Device::flex()).unwrap_or_else(|e| panic!("{e:#}"));
+    let report = run_model_parity(&fixture("model_tiny_ce.safetensors"), &Device::flex())
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert!(report.checks.iter().any(|c| c.name == "output.attn"));
-    assert!(report.checks.iter().any(|c| c.name == "eliminated tokens exactly zero"));
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.name == "eliminated tokens exactly zero")
+    );
     assert_passes(report);
 }
 
 #[test]
 fn model_tiny_noce_matches_the_official_forward() {
-    let report = run_model_parity(&fixture("model_tiny_noce.safetensors"), &Device::flex()).unwrap_or_else(|e| panic!("{e:#}"));
+    let report = run_model_parity(&fixture("model_tiny_noce.safetensors"), &Device::flex())
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_passes(report);
 }
 
@@ -47,6 +57,10 @@ fn released_checkpoint_reproduces_its_expected_outputs() {
 
 #[test]
 fn a_fixture_without_weights_is_an_error_not_a_pass() {
-    let err = run_model_parity(&fixture("OSTrack_ep0001.expected.safetensors"), &Device::flex()).unwrap_err();
+    let err = run_model_parity(
+        &fixture("OSTrack_ep0001.expected.safetensors"),
+        &Device::flex(),
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("--weights"), "{err:#}");
 }

@@ -17,9 +17,15 @@ fn tiny_config(dir: &Path, template: usize, search: usize) -> PathBuf {
     let fx = Fixture::load(&fixture("mae_tiny.safetensors")).unwrap();
     let pe = fx.require("mae.pos_embed").unwrap();
     let dim = pe.shape[2];
-    let depth = fx.names_with_prefix("mae.blocks.").iter().filter(|k| k.ends_with(".norm1.weight")).count();
+    let depth = fx
+        .names_with_prefix("mae.blocks.")
+        .iter()
+        .filter(|k| k.ends_with(".norm1.weight"))
+        .count();
     let heads = fx.sidecar["tiny_dims"]["num_heads"].as_u64().unwrap_or(4);
-    let head_channels = fx.sidecar["tiny_dims"]["head_channels"].as_u64().unwrap_or(32);
+    let head_channels = fx.sidecar["tiny_dims"]["head_channels"]
+        .as_u64()
+        .unwrap_or(32);
     let yaml = format!(
         "MODEL:\n  BACKBONE:\n    TYPE: vit_base_patch16_224_ce\n    CE_LOC: [1]\n    CE_KEEP_RATIO: [0.7]\n    \
          EMBED_DIM: {dim}\n    DEPTH: {depth}\n    NUM_HEADS: {heads}\n  HEAD:\n    NUM_CHANNELS: {head_channels}\n\
@@ -37,21 +43,46 @@ fn import_mae_pth_reproduces_the_official_backbone() {
     for (prefix, template, search) in [("ostrack256.", 128, 256), ("ostrack384.", 192, 384)] {
         let config = tiny_config(dir.path(), template, search);
         let out = dir.path().join(format!("{prefix}safetensors"));
-        import_mae(&fixture("mae_tiny.pth"), None, &config, &out, 7, &Device::flex()).unwrap();
+        import_mae(
+            &fixture("mae_tiny.pth"),
+            None,
+            &config,
+            &out,
+            7,
+            &Device::flex(),
+        )
+        .unwrap();
         let ours = load_state_dict_any(&out, None).unwrap();
         let mut compared = 0;
-        for key in fx.names_with_prefix(prefix).iter().filter(|k| k.starts_with("backbone.")) {
+        for key in fx
+            .names_with_prefix(prefix)
+            .iter()
+            .filter(|k| k.starts_with("backbone."))
+        {
             let expected = fx.tensors[&format!("{prefix}{key}")].f32();
-            let got = ours.get(key).unwrap_or_else(|| panic!("missing {key}")).to_f32();
-            let max = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            let tol = if key.contains("pos_embed_") { 1e-6 } else { 0.0 };
+            let got = ours
+                .get(key)
+                .unwrap_or_else(|| panic!("missing {key}"))
+                .to_f32();
+            let max = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            let tol = if key.contains("pos_embed_") {
+                1e-6
+            } else {
+                0.0
+            };
             assert!(max <= tol, "{prefix}{key}: max |diff| {max}");
             compared += 1;
         }
         assert!(compared > 10, "{prefix}: compared only {compared} tensors");
         // The imported file is a complete, loadable model.
         let exp = ostrack_config::load_config(&config).unwrap();
-        OSTrack::new(&OSTrackConfig::from_experiment(&exp), &Device::flex()).load_state_dict(&ours, "import").unwrap();
+        OSTrack::new(&OSTrackConfig::from_experiment(&exp), &Device::flex())
+            .load_state_dict(&ours, "import")
+            .unwrap();
     }
 }
 
@@ -67,8 +98,14 @@ fn weights_for_another_variant_are_refused_with_shapes() {
         .load_state_dict(&sd, "OSTrack_ep0001.pth.tar")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("OSTrack_ep0001.pth.tar") && err.contains("backbone.pos_embed_x"), "{err}");
-    assert!(err.contains("[1, 576, 64]") && err.contains("[1, 256, 64]"), "{err}");
+    assert!(
+        err.contains("OSTrack_ep0001.pth.tar") && err.contains("backbone.pos_embed_x"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[1, 576, 64]") && err.contains("[1, 256, 64]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -89,10 +126,14 @@ fn convert_round_trip_is_bit_exact() {
     // And through our model: official → model → official.
     let fx = Fixture::load(&fixture("model_tiny_ce.safetensors")).unwrap();
     let cfg = ostrack_cli::parity::fixture_model_config(&fx).unwrap();
-    let model = OSTrack::new(&cfg, &Device::flex()).load_state_dict(&original, "ckpt").unwrap();
+    let model = OSTrack::new(&cfg, &Device::flex())
+        .load_state_dict(&original, "ckpt")
+        .unwrap();
     let exported = model.to_state_dict();
     for (key, t) in original.iter() {
-        let e = exported.get(key).unwrap_or_else(|| panic!("export lacks {key}"));
+        let e = exported
+            .get(key)
+            .unwrap_or_else(|| panic!("export lacks {key}"));
         assert_eq!(e.shape, t.shape, "{key}");
         assert_eq!(e.to_f32(), t.to_f32(), "{key} not bit-exact");
     }

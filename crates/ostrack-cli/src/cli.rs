@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::device::device_from_name;
 
 #[derive(Debug, Parser)]
-#[command(name = "ostrack", version, about = "OSTrack in pure Rust: train, track, evaluate")]
+#[command(
+    name = "ostrack",
+    version,
+    about = "OSTrack in pure Rust: train, track, evaluate"
+)]
 pub struct Cli {
     /// Compute backend: auto, flex (CPU), wgpu, vulkan, cuda (only those compiled in).
     #[arg(long, global = true, default_value = "auto")]
@@ -152,9 +156,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Parity(a) => {
             let device = device_from_name(&cli.backend)?;
-            let report = crate::parity::run_model_parity_with_weights(&a.fixture, a.weights.as_deref(), &device)?;
+            let report = crate::parity::run_model_parity_with_weights(
+                &a.fixture,
+                a.weights.as_deref(),
+                &device,
+            )?;
             println!("{report}");
-            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Profile(a) => {
             let device = device_from_name(&cli.backend)?;
@@ -175,8 +187,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Import(ImportCommand::Mae(a)) => {
             let device = device_from_name(&cli.backend)?;
-            let s = crate::weights_cmd::import_mae(&a.input, a.prefix.as_deref(), &a.config, &a.output, a.seed, &device)?;
-            println!("wrote {} ({} tensors)\n{}", a.output.display(), s.tensors, s.description);
+            let s = crate::weights_cmd::import_mae(
+                &a.input,
+                a.prefix.as_deref(),
+                &a.config,
+                &a.output,
+                a.seed,
+                &device,
+            )?;
+            println!(
+                "wrote {} ({} tensors)\n{}",
+                a.output.display(),
+                s.tensors,
+                s.description
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Convert(a) => {
@@ -194,7 +218,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 "trackingnet" => ostrack_eval::pack_trackingnet(&a.results, &a.output, None)?,
                 other => bail!("unknown server `{other}`; expected got10k or trackingnet"),
             };
-            println!("wrote {} ({} sequences, {} files)", summary.output.display(), summary.sequences.len(), summary.files);
+            println!(
+                "wrote {} ({} sequences, {} files)",
+                summary.output.display(),
+                summary.sequences.len(),
+                summary.files
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -8,7 +8,9 @@ use clap::Args;
 use ostrack_config::load_config;
 use ostrack_data::bench::{self, BenchOptions};
 use ostrack_data::synth::{self, SynthFormat, SynthOptions};
-use ostrack_data::{DataRoots, DatasetKind, DoctorOptions, RootKey, SETTINGS_FILE, check_config, check_dataset};
+use ostrack_data::{
+    DataRoots, DatasetKind, DoctorOptions, RootKey, SETTINGS_FILE, check_config, check_dataset,
+};
 
 /// Where the datasets are: a settings file plus per-dataset overrides.
 #[derive(Debug, Args, Clone, Default)]
@@ -92,7 +94,11 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
         _ => bail!("give either --config CONFIG or --dataset NAME --root DIR"),
     };
     println!("{report}");
-    Ok(if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if report.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[derive(Debug, Args)]
@@ -128,7 +134,11 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
         ..SynthOptions::default()
     };
     let summary = synth::generate(SynthFormat::parse(&a.format)?, &a.out, &opts)?;
-    println!("wrote {} frames; dataset root: {}", summary.frames, summary.dataset_root.display());
+    println!(
+        "wrote {} frames; dataset root: {}",
+        summary.frames,
+        summary.dataset_root.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -157,7 +167,12 @@ pub struct BenchDataArgs {
 pub fn bench_dataset(out: &Path) -> Result<PathBuf> {
     let train = out.join("got10k/train");
     if !train.join("list.txt").is_file() {
-        let opts = SynthOptions { sequences: 12, val_sequences: 0, frames: 80, ..SynthOptions::default() };
+        let opts = SynthOptions {
+            sequences: 12,
+            val_sequences: 0,
+            frames: 80,
+            ..SynthOptions::default()
+        };
         synth::generate(SynthFormat::Got10k, out, &opts)?;
     }
     Ok(train)
@@ -170,7 +185,11 @@ pub fn bench_data(a: &BenchDataArgs) -> Result<ExitCode> {
         (None, None) => bail!("give --root DIR (or --synth DIR to measure on a synthetic set)"),
     };
     let cfg = load_config(&a.config)?;
-    let opts = BenchOptions { samples: a.samples, threads: a.threads, seed: a.seed };
+    let opts = BenchOptions {
+        samples: a.samples,
+        threads: a.threads,
+        seed: a.seed,
+    };
     let report = bench::run(&cfg, DatasetKind::parse(&a.dataset)?, &root, &opts)?;
     println!("{report}");
     Ok(ExitCode::SUCCESS)

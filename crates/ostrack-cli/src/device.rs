@@ -26,7 +26,9 @@ pub fn device_from_name(name: &str) -> Result<Device> {
     let name = if name == "auto" {
         match available_backends().first() {
             Some(n) => *n,
-            None => bail!("no backend compiled in; build with --features flex, wgpu, vulkan or cuda"),
+            None => {
+                bail!("no backend compiled in; build with --features flex, wgpu, vulkan or cuda")
+            }
         }
     } else {
         name

@@ -11,7 +11,12 @@ pub fn analyze(a: &AnalyzeArgs) -> Result<ExitCode> {
     let dataset: DatasetId = a.dataset.parse()?;
     let preset = a.preset.as_deref().map(str::parse::<Preset>).transpose()?;
     let trackers = a.results.iter().map(|d| TrackerRuns::from_dir(d)).collect();
-    let report = ostrack_eval::analyze(&AnalyzeRequest { dataset, data_root: a.data_root.clone(), trackers, preset })?;
+    let report = ostrack_eval::analyze(&AnalyzeRequest {
+        dataset,
+        data_root: a.data_root.clone(),
+        trackers,
+        preset,
+    })?;
     if a.json {
         println!("{}", ostrack_eval::report_json(&report)?);
     } else {

@@ -48,7 +48,8 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read fixture", path.display()))?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("{}: cannot read fixture", path.display()))?;
         let st = SafeTensors::deserialize(&bytes)
             .with_context(|| format!("{}: not a valid safetensors file", path.display()))?;
         let mut tensors = HashMap::new();
@@ -56,25 +57,43 @@ impl Fixture {
             let raw = view.data();
             let data = match view.dtype() {
                 Dtype::F32 => FixtureData::F32(
-                    raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                    raw.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
                 ),
                 Dtype::I64 => FixtureData::I64(
-                    raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect(),
+                    raw.chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
                 ),
                 Dtype::U8 => FixtureData::U8(raw.to_vec()),
-                other => bail!("{}: tensor `{name}` has unsupported dtype {other:?}", path.display()),
+                other => bail!(
+                    "{}: tensor `{name}` has unsupported dtype {other:?}",
+                    path.display()
+                ),
             };
-            tensors.insert(name, FixtureTensor { shape: view.shape().to_vec(), data });
+            tensors.insert(
+                name,
+                FixtureTensor {
+                    shape: view.shape().to_vec(),
+                    data,
+                },
+            );
         }
         let sidecar_path = path.with_extension("json");
         let sidecar = if sidecar_path.exists() {
             let text = std::fs::read_to_string(&sidecar_path)
                 .with_context(|| format!("{}: cannot read sidecar", sidecar_path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", sidecar_path.display()))?
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: invalid JSON", sidecar_path.display()))?
         } else {
             serde_json::Value::Null
         };
-        Ok(Self { path: path.to_path_buf(), tensors, sidecar })
+        Ok(Self {
+            path: path.to_path_buf(),
+            tensors,
+            sidecar,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&FixtureTensor> {
@@ -82,7 +101,8 @@ impl Fixture {
     }
 
     pub fn require(&self, name: &str) -> Result<&FixtureTensor> {
-        self.get(name).with_context(|| format!("{}: tensor `{name}` is missing", self.path.display()))
+        self.get(name)
+            .with_context(|| format!("{}: tensor `{name}` is missing", self.path.display()))
     }
 
     /// Names under `prefix.` with the prefix removed, sorted.

@@ -46,7 +46,11 @@ pub fn count_params(model: &OSTrack) -> usize {
     model
         .expected_keys()
         .iter()
-        .filter(|(k, _)| !(k.ends_with("running_mean") || k.ends_with("running_var") || k.ends_with("num_batches_tracked")))
+        .filter(|(k, _)| {
+            !(k.ends_with("running_mean")
+                || k.ends_with("running_var")
+                || k.ends_with("num_batches_tracked"))
+        })
         .map(|(_, shape)| shape.iter().product::<usize>())
         .sum()
 }
@@ -57,7 +61,11 @@ pub fn median(samples: &mut [f64]) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    if n % 2 == 1 { samples[n / 2] } else { 0.5 * (samples[n / 2 - 1] + samples[n / 2]) }
+    if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        0.5 * (samples[n / 2 - 1] + samples[n / 2])
+    }
 }
 
 pub fn threads() -> usize {
@@ -81,7 +89,13 @@ pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<Profile
     let search = Tensor::<4>::random([b, 3, s, s], Distribution::Normal(0.0, 1.0), device);
     let mask = ce::template_mask_tensor(cfg.ce_template_range, cfg.template_grid(), b, device);
     let forward = || {
-        let out = model.forward_with(template.clone(), search.clone(), mask.clone(), None, ForwardOptions::default());
+        let out = model.forward_with(
+            template.clone(),
+            search.clone(),
+            mask.clone(),
+            None,
+            ForwardOptions::default(),
+        );
         // Reading the result back waits for the device.
         let _ = out.pred_boxes.into_data();
     };
@@ -118,16 +132,40 @@ pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<Profile
 impl std::fmt::Display for ProfileReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "config:      {}", self.config)?;
-        writeln!(f, "backend:     {} ({} threads)", self.backend, self.threads)?;
-        writeln!(f, "parameters:  {} ({:.2} M)", self.params, self.params as f64 / 1e6)?;
-        writeln!(f, "tokens per block (template {} + search):", self.template_tokens)?;
-        for (i, (all, s)) in self.tokens_per_block.iter().zip(&self.search_tokens_per_block).enumerate() {
+        writeln!(
+            f,
+            "backend:     {} ({} threads)",
+            self.backend, self.threads
+        )?;
+        writeln!(
+            f,
+            "parameters:  {} ({:.2} M)",
+            self.params,
+            self.params as f64 / 1e6
+        )?;
+        writeln!(
+            f,
+            "tokens per block (template {} + search):",
+            self.template_tokens
+        )?;
+        for (i, (all, s)) in self
+            .tokens_per_block
+            .iter()
+            .zip(&self.search_tokens_per_block)
+            .enumerate()
+        {
             writeln!(f, "  block {i:>2}: {all:>4} ({s} search)")?;
         }
         write!(
             f,
             "model-only forward, batch {}: median {:.1} ms (min {:.1}, mean {:.1}) over {} runs after {} warm-up = {:.2} FPS",
-            self.batch, self.forward_ms_median, self.forward_ms_min, self.forward_ms_mean, self.runs, self.warmup, self.forward_fps
+            self.batch,
+            self.forward_ms_median,
+            self.forward_ms_min,
+            self.forward_ms_mean,
+            self.runs,
+            self.warmup,
+            self.forward_fps
         )
     }
 }

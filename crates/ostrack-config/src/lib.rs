@@ -8,8 +8,8 @@
 //! `CLS_TOKEN_USE_MODE`, `EXTRA_MERGER`, `MERGE_LAYER`, `SEP_SEG`, `CAT_MODE`, `RETURN_INTER`,
 //! `RETURN_STAGES`) are accepted and ignored, exactly as there.
 
-mod schema;
 mod load;
+mod schema;
 
 pub use load::{ConfigError, load_config, parse_config_json, parse_config_yaml};
 pub use schema::*;

@@ -11,7 +11,11 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{path}: key `{key}`: {message}")]
-    Parse { path: PathBuf, key: String, message: String },
+    Parse {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -19,8 +23,10 @@ pub enum ConfigError {
 /// Reads an experiment YAML file (the original's own files load unchanged).
 pub fn load_config(path: impl AsRef<Path>) -> Result<ExperimentConfig, ConfigError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_config_yaml(&text, path)
 }
 
@@ -31,30 +37,34 @@ pub fn parse_config_yaml(text: &str, origin: &Path) -> Result<ExperimentConfig, 
         return validated(ExperimentConfig::default(), origin);
     }
     let de = yaml_serde::Deserializer::from_str(text);
-    let cfg: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        ConfigError::Parse {
+    let cfg: ExperimentConfig =
+        serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Parse {
             path: origin.to_path_buf(),
             key: e.path().to_string(),
             message: e.inner().to_string(),
-        }
-    })?;
+        })?;
     validated(cfg, origin)
 }
 
 /// Parses the JSON form of a config (the fixture sidecars' `cfg`).
-pub fn parse_config_json(value: &serde_json::Value, origin: &Path) -> Result<ExperimentConfig, ConfigError> {
-    let cfg: ExperimentConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-        ConfigError::Parse {
+pub fn parse_config_json(
+    value: &serde_json::Value,
+    origin: &Path,
+) -> Result<ExperimentConfig, ConfigError> {
+    let cfg: ExperimentConfig =
+        serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Parse {
             path: origin.to_path_buf(),
             key: e.path().to_string(),
             message: e.inner().to_string(),
-        }
-    })?;
+        })?;
     validated(cfg, origin)
 }
 
 fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid { path: origin.to_path_buf(), message };
+    let invalid = |message: String| ConfigError::Invalid {
+        path: origin.to_path_buf(),
+        message,
+    };
     for (section, mix) in [("DATA.TRAIN", &cfg.data.train), ("DATA.VAL", &cfg.data.val)] {
         if mix.datasets_name.len() != mix.datasets_ratio.len() {
             return Err(invalid(format!(
@@ -66,8 +76,14 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
                 mix.datasets_ratio
             )));
         }
-        if let Some(r) = mix.datasets_ratio.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
-            return Err(invalid(format!("{section}.DATASETS_RATIO contains {r}; ratios must be finite and >= 0")));
+        if let Some(r) = mix
+            .datasets_ratio
+            .iter()
+            .find(|r| !(r.is_finite() && **r >= 0.0))
+        {
+            return Err(invalid(format!(
+                "{section}.DATASETS_RATIO contains {r}; ratios must be finite and >= 0"
+            )));
         }
     }
     let bb = &cfg.model.backbone;
@@ -91,10 +107,15 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
         )));
     }
     if let Some(l) = bb.ce_loc.iter().find(|&&l| l >= bb.depth) {
-        return Err(invalid(format!("MODEL.BACKBONE.CE_LOC contains block {l} but the depth is {}", bb.depth)));
+        return Err(invalid(format!(
+            "MODEL.BACKBONE.CE_LOC contains block {l} but the depth is {}",
+            bb.depth
+        )));
     }
     if let Some(r) = bb.ce_keep_ratio.iter().find(|r| !(**r > 0.0 && **r <= 1.0)) {
-        return Err(invalid(format!("MODEL.BACKBONE.CE_KEEP_RATIO contains {r}; expected 0 < r <= 1")));
+        return Err(invalid(format!(
+            "MODEL.BACKBONE.CE_KEEP_RATIO contains {r}; expected 0 < r <= 1"
+        )));
     }
     if CeTemplateRange::parse(&bb.ce_template_range).is_none() {
         return Err(invalid(format!(
@@ -109,7 +130,10 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
         )));
     }
     if cfg.model.head.kind != "CENTER" {
-        return Err(invalid(format!("MODEL.HEAD.TYPE is `{}`; only CENTER is supported", cfg.model.head.kind)));
+        return Err(invalid(format!(
+            "MODEL.HEAD.TYPE is `{}`; only CENTER is supported",
+            cfg.model.head.kind
+        )));
     }
     if cfg.model.head.num_channels < 8 || cfg.model.head.num_channels % 8 != 0 {
         return Err(invalid(format!(
@@ -124,7 +148,10 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
         ("TEST.SEARCH_SIZE", cfg.test.search_size),
     ] {
         if size == 0 || size % bb.patch_size != 0 {
-            return Err(invalid(format!("{key} is {size}; expected a positive multiple of the patch size {}", bb.patch_size)));
+            return Err(invalid(format!(
+                "{key} is {size}; expected a positive multiple of the patch size {}",
+                bb.patch_size
+            )));
         }
     }
     if cfg.data.mean.len() != 3 || cfg.data.std.len() != 3 {

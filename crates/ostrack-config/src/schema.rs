@@ -130,7 +130,10 @@ pub struct HeadSection {
 
 impl Default for HeadSection {
     fn default() -> Self {
-        Self { kind: "CENTER".into(), num_channels: 256 }
+        Self {
+            kind: "CENTER".into(),
+            num_channels: 256,
+        }
     }
 }
 
@@ -197,7 +200,10 @@ pub struct SchedulerSection {
 
 impl Default for SchedulerSection {
     fn default() -> Self {
-        Self { kind: "step".into(), decay_rate: 0.1 }
+        Self {
+            kind: "step".into(),
+            decay_rate: 0.1,
+        }
     }
 }
 
@@ -269,7 +275,13 @@ pub struct CropSection {
 
 impl Default for CropSection {
     fn default() -> Self {
-        Self { number: 1, size: 128, factor: 2.0, center_jitter: 0.0, scale_jitter: 0.0 }
+        Self {
+            number: 1,
+            size: 128,
+            factor: 2.0,
+            center_jitter: 0.0,
+            scale_jitter: 0.0,
+        }
     }
 }
 

@@ -19,8 +19,16 @@ fn every_official_yaml_loads_unchanged() {
         if path.extension().is_some_and(|e| e == "yaml") {
             let cfg = load_config(&path).unwrap_or_else(|e| panic!("{e}"));
             let name = path.file_stem().unwrap().to_str().unwrap();
-            let (t, s) = if name.contains("384") { (192, 384) } else { (128, 256) };
-            assert_eq!((cfg.data.template.size, cfg.data.search.size), (t, s), "{name}");
+            let (t, s) = if name.contains("384") {
+                (192, 384)
+            } else {
+                (128, 256)
+            };
+            assert_eq!(
+                (cfg.data.template.size, cfg.data.search.size),
+                (t, s),
+                "{name}"
+            );
             assert_eq!(cfg.model.backbone.is_ce(), name.contains("_ce_"), "{name}");
             n += 1;
         }
@@ -45,7 +53,10 @@ fn our_configs_equal_the_official_ones() {
 fn spec_values_of_the_384_ep300_file() {
     let cfg = load_config(official_dir().join("vitb_384_mae_ce_32x4_ep300.yaml")).unwrap();
     // This file omits CE_START_EPOCH / CE_WARM_EPOCH and inherits the defaults.
-    assert_eq!((cfg.train.ce_start_epoch, cfg.train.ce_warm_epoch), (20, 80));
+    assert_eq!(
+        (cfg.train.ce_start_epoch, cfg.train.ce_warm_epoch),
+        (20, 80)
+    );
     assert_eq!(cfg.model.backbone.ce_loc, vec![3, 6, 9]);
     assert_eq!(cfg.data.search.factor, 5.0);
     assert_eq!(cfg.data.search.center_jitter, 4.5);
@@ -54,9 +65,16 @@ fn spec_values_of_the_384_ep300_file() {
 
 #[test]
 fn unknown_key_names_key_and_file() {
-    let err = parse_config_yaml("MODEL:\n  BACKBONE:\n    CE_LOCS: [1]\n", Path::new("x.yaml")).unwrap_err();
+    let err = parse_config_yaml(
+        "MODEL:\n  BACKBONE:\n    CE_LOCS: [1]\n",
+        Path::new("x.yaml"),
+    )
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("x.yaml") && msg.contains("MODEL.BACKBONE") && msg.contains("CE_LOCS"), "{msg}");
+    assert!(
+        msg.contains("x.yaml") && msg.contains("MODEL.BACKBONE") && msg.contains("CE_LOCS"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -65,7 +83,12 @@ fn ratio_length_mismatch_is_reported_at_load() {
     let err = parse_config_yaml(yaml, Path::new("single.yaml")).unwrap_err();
     assert!(matches!(err, ConfigError::Invalid { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("DATASETS_NAME") && msg.contains("DATASETS_RATIO") && msg.contains("GOT10K_train_full"), "{msg}");
+    assert!(
+        msg.contains("DATASETS_NAME")
+            && msg.contains("DATASETS_RATIO")
+            && msg.contains("GOT10K_train_full"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -66,7 +66,11 @@ impl VisionTransformer {
 
     /// Template tokens with their position embedding, [B, Lz, C]. Constant for a tracked
     /// sequence, so trackers may compute it once.
-    pub fn embed_template(&self, template: Tensor<4>, trace: Option<&mut ForwardTrace>) -> Tensor<3> {
+    pub fn embed_template(
+        &self,
+        template: Tensor<4>,
+        trace: Option<&mut ForwardTrace>,
+    ) -> Tensor<3> {
         let z = self.patch_embed.forward(template);
         if let Some(t) = trace {
             t.float("patch_embed_z", &z);
@@ -101,8 +105,9 @@ impl VisionTransformer {
         if let Some(t) = trace.as_deref_mut() {
             t.float("tokens_in", &tokens);
         }
-        let mut global_index_s =
-            Tensor::<1, Int>::arange(0..lens_x as i64, &device).unsqueeze::<2>().repeat_dim(0, b);
+        let mut global_index_s = Tensor::<1, Int>::arange(0..lens_x as i64, &device)
+            .unsqueeze::<2>()
+            .repeat_dim(0, b);
         let mut removed_indexes_s = Vec::new();
         let mut search_tokens_per_block = Vec::with_capacity(self.blocks.len());
         let mut last_attn = None;
@@ -112,14 +117,26 @@ impl VisionTransformer {
             let is_ce_block = self.keep_ratios[i] < 1.0;
             let keep = ce::effective_keep_ratio(self.keep_ratios[i], ce_keep_rate);
             let is_last = i + 1 == depth;
-            let need_map = keep.is_some() || (is_last && want_attention && self.candidate_elimination);
+            let need_map =
+                keep.is_some() || (is_last && want_attention && self.candidate_elimination);
             let (after_attn, attn) = block.attention_half(tokens, need_map);
 
             let mut removed = None;
             tokens = match (keep, attn.clone()) {
                 (Some(ratio), Some(map)) => {
-                    let Elimination { tokens, global_index_s: kept, removed_index_s, score } =
-                        ce::candidate_elimination(map, after_attn, lens_z, ratio, global_index_s.clone(), template_mask.clone());
+                    let Elimination {
+                        tokens,
+                        global_index_s: kept,
+                        removed_index_s,
+                        score,
+                    } = ce::candidate_elimination(
+                        map,
+                        after_attn,
+                        lens_z,
+                        ratio,
+                        global_index_s.clone(),
+                        template_mask.clone(),
+                    );
                     if let (Some(t), Some(score)) = (trace.as_deref_mut(), score.as_ref()) {
                         t.float(format!("block{i}.ce_score"), score);
                     }

@@ -52,7 +52,12 @@ pub fn candidate_elimination(
     let lens_s = n - lens_t;
     let lens_keep = keep_count(keep_ratio, lens_s);
     if lens_keep == lens_s {
-        return Elimination { tokens, global_index_s, removed_index_s: None, score: None };
+        return Elimination {
+            tokens,
+            global_index_s,
+            removed_index_s: None,
+            score: None,
+        };
     }
     // Rows: template queries; columns: search keys.
     let attn_t = attn.slice(s![.., .., 0..lens_t, lens_t..]);
@@ -98,11 +103,21 @@ pub fn recover_tokens(
         return kept;
     }
     let device = kept.device();
-    let padded = Tensor::cat(vec![kept, Tensor::zeros([b, lens_x - lens_kept, c], &device)], 1);
+    let padded = Tensor::cat(
+        vec![kept, Tensor::zeros([b, lens_x - lens_kept, c], &device)],
+        1,
+    );
     let mut all = vec![global_index_s];
     all.extend(removed.iter().cloned());
-    let index_all = Tensor::cat(all, 1).unsqueeze_dim::<3>(2).expand([b, lens_x, c]);
-    Tensor::<3>::zeros([b, lens_x, c], &device).scatter(1, index_all, padded, IndexingUpdateOp::Assign)
+    let index_all = Tensor::cat(all, 1)
+        .unsqueeze_dim::<3>(2)
+        .expand([b, lens_x, c]);
+    Tensor::<3>::zeros([b, lens_x, c], &device).scatter(
+        1,
+        index_all,
+        padded,
+        IndexingUpdateOp::Assign,
+    )
 }
 
 /// The template-token selection of `generate_mask_cond` for the box-independent ranges, as a
@@ -116,13 +131,25 @@ pub fn template_center_mask(range: CeTemplateRange, grid: usize) -> Option<Vec<b
         CeTemplateRange::CtrPoint => (c, c + 1),
         CeTemplateRange::CtrRec => (c, (c + 2).min(grid)),
     };
-    Some((0..grid * grid).map(|i| (lo..hi).contains(&(i / grid)) && (lo..hi).contains(&(i % grid))).collect())
+    Some(
+        (0..grid * grid)
+            .map(|i| (lo..hi).contains(&(i / grid)) && (lo..hi).contains(&(i % grid)))
+            .collect(),
+    )
 }
 
 /// [B, grid²] float 0/1 tensor of [`template_center_mask`], or `None` for `ALL`/`GT_BOX`.
-pub fn template_mask_tensor(range: CeTemplateRange, grid: usize, batch: usize, device: &Device) -> Option<Tensor<2>> {
+pub fn template_mask_tensor(
+    range: CeTemplateRange,
+    grid: usize,
+    batch: usize,
+    device: &Device,
+) -> Option<Tensor<2>> {
     let mask = template_center_mask(range, grid)?;
     let row: Vec<f32> = mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
     let data: Vec<f32> = (0..batch).flat_map(|_| row.iter().copied()).collect();
-    Some(Tensor::from_data(TensorData::new(data, [batch, grid * grid]), device))
+    Some(Tensor::from_data(
+        TensorData::new(data, [batch, grid * grid]),
+        device,
+    ))
 }

@@ -43,7 +43,8 @@ impl OSTrackConfig {
             ce_loc: if ce { bb.ce_loc.clone() } else { vec![] },
             ce_keep_ratio: if ce { bb.ce_keep_ratio.clone() } else { vec![] },
             // Validated at config load.
-            ce_template_range: CeTemplateRange::parse(&bb.ce_template_range).unwrap_or(CeTemplateRange::All),
+            ce_template_range: CeTemplateRange::parse(&bb.ce_template_range)
+                .unwrap_or(CeTemplateRange::All),
             head_channels: cfg.model.head.num_channels,
             drop_path_rate: cfg.train.drop_path_rate,
         }
@@ -65,14 +66,23 @@ impl OSTrackConfig {
 
     /// The keep ratio block `i` uses on its own (1.0 for non-CE blocks).
     pub fn block_keep_ratio(&self, i: usize) -> f64 {
-        self.ce_loc.iter().position(|&l| l == i).map_or(1.0, |p| self.ce_keep_ratio[p])
+        self.ce_loc
+            .iter()
+            .position(|&l| l == i)
+            .map_or(1.0, |p| self.ce_keep_ratio[p])
     }
 
     /// Per-block stochastic-depth rates: `linspace(0, drop_path_rate, depth)`.
     pub fn drop_path_rates(&self) -> Vec<f64> {
         let n = self.depth;
         (0..n)
-            .map(|i| if n <= 1 { 0.0 } else { self.drop_path_rate * i as f64 / (n - 1) as f64 })
+            .map(|i| {
+                if n <= 1 {
+                    0.0
+                } else {
+                    self.drop_path_rate * i as f64 / (n - 1) as f64
+                }
+            })
             .collect()
     }
 
@@ -82,7 +92,9 @@ impl OSTrackConfig {
         let mut alive = self.search_grid() * self.search_grid();
         (0..self.depth)
             .map(|i| {
-                if let Some(keep) = crate::ce::effective_keep_ratio(self.block_keep_ratio(i), ce_keep_rate) {
+                if let Some(keep) =
+                    crate::ce::effective_keep_ratio(self.block_keep_ratio(i), ce_keep_rate)
+                {
                     alive = crate::ce::keep_count(keep, alive);
                 }
                 alive

@@ -102,7 +102,11 @@ impl CenterPredictor {
 
     /// Branches in the official key order with their key suffix (`conv1_ctr`, ...).
     pub fn branches(&self) -> [(&'static str, &Branch); 3] {
-        [("ctr", &self.ctr), ("offset", &self.offset), ("size", &self.size)]
+        [
+            ("ctr", &self.ctr),
+            ("offset", &self.offset),
+            ("size", &self.size),
+        ]
     }
 
     pub fn forward(&self, features: Tensor<4>) -> HeadOutput {
@@ -111,7 +115,11 @@ impl CenterPredictor {
 
     /// As [`forward`](Self::forward); fills `trace` (if given) with `conv{1..4}_{branch}` and
     /// `conv5_{branch}_logits`.
-    pub fn forward_traced(&self, features: Tensor<4>, mut trace: Option<&mut Vec<(String, Tensor<4>)>>) -> HeadOutput {
+    pub fn forward_traced(
+        &self,
+        features: Tensor<4>,
+        mut trace: Option<&mut Vec<(String, Tensor<4>)>>,
+    ) -> HeadOutput {
         let mut logits = Vec::with_capacity(3);
         for (name, branch) in self.branches() {
             let mut inner = Vec::new();
@@ -130,7 +138,12 @@ impl CenterPredictor {
         let score_map = clamped_sigmoid(ctr_logits);
         let size_map = clamped_sigmoid(size_logits);
         let pred_boxes = cal_bbox(score_map.clone(), size_map.clone(), offset_map.clone());
-        HeadOutput { score_map, size_map, offset_map, pred_boxes }
+        HeadOutput {
+            score_map,
+            size_map,
+            offset_map,
+            pred_boxes,
+        }
     }
 }
 
@@ -147,7 +160,8 @@ pub fn cal_bbox(score_map: Tensor<4>, size_map: Tensor<4>, offset_map: Tensor<4>
     let iy = idx.clone().div_scalar(w as i64).float();
     let at = |map: Tensor<4>| -> Tensor<2> {
         let flat = map.reshape([b, 2, h * w]);
-        flat.gather(2, idx.clone().reshape([b, 1, 1]).expand([b, 2, 1])).reshape([b, 2])
+        flat.gather(2, idx.clone().reshape([b, 1, 1]).expand([b, 2, 1]))
+            .reshape([b, 2])
     };
     let size = at(size_map);
     let offset = at(offset_map);

@@ -56,7 +56,16 @@ impl OSTrack {
         template_mask: Option<Tensor<2>>,
         ce_keep_rate: Option<f64>,
     ) -> OSTrackOutput {
-        self.forward_with(template, search, template_mask, ce_keep_rate, ForwardOptions { attention: true, trace: None })
+        self.forward_with(
+            template,
+            search,
+            template_mask,
+            ce_keep_rate,
+            ForwardOptions {
+                attention: true,
+                trace: None,
+            },
+        )
     }
 
     pub fn forward_with(
@@ -67,7 +76,9 @@ impl OSTrack {
         ce_keep_rate: Option<f64>,
         mut opts: ForwardOptions<'_>,
     ) -> OSTrackOutput {
-        let z = self.backbone.embed_template(template, opts.trace.as_deref_mut());
+        let z = self
+            .backbone
+            .embed_template(template, opts.trace.as_deref_mut());
         self.forward_embedded_template(z, search, template_mask, ce_keep_rate, opts)
     }
 
@@ -80,9 +91,23 @@ impl OSTrack {
         ce_keep_rate: Option<f64>,
         mut opts: ForwardOptions<'_>,
     ) -> OSTrackOutput {
-        let x = self.backbone.embed_search(search, opts.trace.as_deref_mut());
-        let BackboneOutput { features, attn, removed_indexes_s, global_index_s, search_tokens_per_block } =
-            self.backbone.forward_tokens(z, x, template_mask, ce_keep_rate, opts.attention, opts.trace.as_deref_mut());
+        let x = self
+            .backbone
+            .embed_search(search, opts.trace.as_deref_mut());
+        let BackboneOutput {
+            features,
+            attn,
+            removed_indexes_s,
+            global_index_s,
+            search_tokens_per_block,
+        } = self.backbone.forward_tokens(
+            z,
+            x,
+            template_mask,
+            ce_keep_rate,
+            opts.attention,
+            opts.trace.as_deref_mut(),
+        );
 
         let [b, n, c] = features.dims();
         let lens_x = self.feat_sz * self.feat_sz;

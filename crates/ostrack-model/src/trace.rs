@@ -17,11 +17,13 @@ pub struct ForwardTrace {
 
 impl ForwardTrace {
     pub fn float<const D: usize>(&mut self, name: impl Into<String>, t: &Tensor<D>) {
-        self.entries.push((name.into(), Traced::Float(t.clone().into_data())));
+        self.entries
+            .push((name.into(), Traced::Float(t.clone().into_data())));
     }
 
     pub fn int<const D: usize>(&mut self, name: impl Into<String>, t: &Tensor<D, Int>) {
-        self.entries.push((name.into(), Traced::Int(t.clone().into_data())));
+        self.entries
+            .push((name.into(), Traced::Int(t.clone().into_data())));
     }
 
     pub fn get(&self, name: &str) -> Option<&Traced> {

@@ -14,11 +14,16 @@ pub const LAYER_NORM_EPS: f64 = 1e-6;
 
 /// timm's `trunc_normal_(std=.02)` for linear weights and position embeddings.
 pub(crate) fn vit_init() -> Initializer {
-    Initializer::Normal { mean: 0.0, std: 0.02 }
+    Initializer::Normal {
+        mean: 0.0,
+        std: 0.02,
+    }
 }
 
 pub(crate) fn layer_norm(dim: usize, device: &Device) -> LayerNorm {
-    LayerNormConfig::new(dim).with_epsilon(LAYER_NORM_EPS).init(device)
+    LayerNormConfig::new(dim)
+        .with_epsilon(LAYER_NORM_EPS)
+        .init(device)
 }
 
 /// One Conv2d(3 → C, kernel = stride = patch) shared by template and search.
@@ -29,7 +34,11 @@ pub struct PatchEmbed {
 
 impl PatchEmbed {
     pub fn new(patch: usize, dim: usize, device: &Device) -> Self {
-        Self { proj: Conv2dConfig::new([3, dim], [patch, patch]).with_stride([patch, patch]).init(device) }
+        Self {
+            proj: Conv2dConfig::new([3, dim], [patch, patch])
+                .with_stride([patch, patch])
+                .init(device),
+        }
     }
 
     /// [B, 3, H, W] → [B, (H/p)·(W/p), C], raster order.
@@ -49,8 +58,12 @@ pub struct Attention {
 impl Attention {
     pub fn new(dim: usize, num_heads: usize, device: &Device) -> Self {
         Self {
-            qkv: LinearConfig::new(dim, dim * 3).with_initializer(vit_init()).init(device),
-            proj: LinearConfig::new(dim, dim).with_initializer(vit_init()).init(device),
+            qkv: LinearConfig::new(dim, dim * 3)
+                .with_initializer(vit_init())
+                .init(device),
+            proj: LinearConfig::new(dim, dim)
+                .with_initializer(vit_init())
+                .init(device),
             num_heads,
         }
     }
@@ -62,7 +75,11 @@ impl Attention {
         let h = self.num_heads;
         let head_dim = c / h;
         // [B,N,3C] -> [B,N,3,H,hd] -> [3,B,H,N,hd]: q, k, v are the first, second, third C outputs.
-        let qkv = self.qkv.forward(x).reshape([b, n, 3, h, head_dim]).permute([2, 0, 3, 1, 4]);
+        let qkv = self
+            .qkv
+            .forward(x)
+            .reshape([b, n, 3, h, head_dim])
+            .permute([2, 0, 3, 1, 4]);
         let q = qkv.clone().slice(s![0..1]).squeeze_dim::<4>(0);
         let k = qkv.clone().slice(s![1..2]).squeeze_dim::<4>(0);
         let v = qkv.slice(s![2..3]).squeeze_dim::<4>(0);
@@ -72,7 +89,10 @@ impl Attention {
             let attn = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar(scale), 3);
             (attn.clone().matmul(v), Some(attn))
         } else {
-            (attention(q, k, v, None, None, AttentionModuleOptions::default()), None)
+            (
+                attention(q, k, v, None, None, AttentionModuleOptions::default()),
+                None,
+            )
         };
         let out = out.swap_dims(1, 2).reshape([b, n, c]);
         (self.proj.forward(out), map)
@@ -88,8 +108,12 @@ pub struct Mlp {
 impl Mlp {
     pub fn new(dim: usize, hidden: usize, device: &Device) -> Self {
         Self {
-            fc1: LinearConfig::new(dim, hidden).with_initializer(vit_init()).init(device),
-            fc2: LinearConfig::new(hidden, dim).with_initializer(vit_init()).init(device),
+            fc1: LinearConfig::new(dim, hidden)
+                .with_initializer(vit_init())
+                .init(device),
+            fc2: LinearConfig::new(hidden, dim)
+                .with_initializer(vit_init())
+                .init(device),
         }
     }
 
@@ -108,7 +132,10 @@ pub struct DropPath {
 
 impl DropPath {
     pub fn new(prob: f64) -> Self {
-        Self { prob, training: Param::from_bool(true) }
+        Self {
+            prob,
+            training: Param::from_bool(true),
+        }
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -134,7 +161,13 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn new(dim: usize, num_heads: usize, mlp_hidden: usize, drop_path: f64, device: &Device) -> Self {
+    pub fn new(
+        dim: usize,
+        num_heads: usize,
+        mlp_hidden: usize,
+        drop_path: f64,
+        device: &Device,
+    ) -> Self {
         Self {
             norm1: layer_norm(dim, device),
             attn: Attention::new(dim, num_heads, device),
@@ -152,6 +185,9 @@ impl Block {
 
     /// `x + DropPath(MLP(LN2(x)))`.
     pub fn mlp_half(&self, x: Tensor<3>) -> Tensor<3> {
-        x.clone() + self.drop_path.forward(self.mlp.forward(self.norm2.forward(x)))
+        x.clone()
+            + self
+                .drop_path
+                .forward(self.mlp.forward(self.norm2.forward(x)))
     }
 }

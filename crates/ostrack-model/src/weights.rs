@@ -16,18 +16,39 @@ use crate::vit::Block;
 /// A key that could not be loaded, with the expected and the found shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyProblem {
-    Missing { key: String, expected: Vec<usize> },
-    Unexpected { key: String, found: Vec<usize> },
-    WrongShape { key: String, expected: Vec<usize>, found: Vec<usize> },
+    Missing {
+        key: String,
+        expected: Vec<usize>,
+    },
+    Unexpected {
+        key: String,
+        found: Vec<usize>,
+    },
+    WrongShape {
+        key: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
 }
 
 impl fmt::Display for KeyProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Missing { key, expected } => write!(f, "missing key `{key}` (expected shape {expected:?})"),
-            Self::Unexpected { key, found } => write!(f, "unexpected key `{key}` (shape {found:?})"),
-            Self::WrongShape { key, expected, found } => {
-                write!(f, "key `{key}`: expected shape {expected:?}, found {found:?}")
+            Self::Missing { key, expected } => {
+                write!(f, "missing key `{key}` (expected shape {expected:?})")
+            }
+            Self::Unexpected { key, found } => {
+                write!(f, "unexpected key `{key}` (shape {found:?})")
+            }
+            Self::WrongShape {
+                key,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "key `{key}`: expected shape {expected:?}, found {found:?}"
+                )
             }
         }
     }
@@ -38,13 +59,21 @@ pub enum LoadError {
     #[error("{source_name}: the state dict does not match the model ({} problems):\n  {}",
         problems.len(),
         problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
-    Mismatch { source_name: String, problems: Vec<KeyProblem> },
+    Mismatch {
+        source_name: String,
+        problems: Vec<KeyProblem>,
+    },
 }
 
 /// Walks the model in official key order; the same walk drives loading, exporting and the
 /// expected-key list, so the three can never disagree.
 trait Visitor {
-    fn float<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<D>>, torch_transposed: bool);
+    fn float<const D: usize>(
+        &mut self,
+        key: &str,
+        param: &mut Param<Tensor<D>>,
+        torch_transposed: bool,
+    );
     fn running<const D: usize>(&mut self, key: &str, state: &mut RunningState<Tensor<D>>);
     fn counter(&mut self, key: &str, value: &mut usize);
 }
@@ -92,7 +121,12 @@ fn visit_branch<V: Visitor>(v: &mut V, name: &str, br: &mut Branch) {
     for (i, layer) in layers.into_iter().enumerate() {
         let prefix = format!("box_head.conv{}_{name}", i + 1);
         visit_conv(v, &format!("{prefix}.0"), &mut layer.conv);
-        visit_batch_norm(v, &format!("{prefix}.1"), &mut layer.bn, &mut layer.num_batches_tracked);
+        visit_batch_norm(
+            v,
+            &format!("{prefix}.1"),
+            &mut layer.bn,
+            &mut layer.num_batches_tracked,
+        );
     }
     visit_conv(v, &format!("box_head.conv5_{name}"), &mut br.conv5);
 }
@@ -116,17 +150,25 @@ fn visit_model<V: Visitor>(v: &mut V, m: &mut OSTrack) {
 
 /// Official shape of a Burn parameter (Linear weights are stored transposed in Burn).
 fn torch_shape(shape: &[usize], transposed: bool) -> Vec<usize> {
-    if transposed { shape.iter().rev().copied().collect() } else { shape.to_vec() }
+    if transposed {
+        shape.iter().rev().copied().collect()
+    } else {
+        shape.to_vec()
+    }
 }
 
 struct ShapeCollector(Vec<(String, Vec<usize>)>);
 
 impl Visitor for ShapeCollector {
     fn float<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<D>>, transposed: bool) {
-        self.0.push((key.to_string(), torch_shape(&param.shape().dims::<D>(), transposed)));
+        self.0.push((
+            key.to_string(),
+            torch_shape(&param.shape().dims::<D>(), transposed),
+        ));
     }
     fn running<const D: usize>(&mut self, key: &str, state: &mut RunningState<Tensor<D>>) {
-        self.0.push((key.to_string(), state.value().dims().to_vec()));
+        self.0
+            .push((key.to_string(), state.value().dims().to_vec()));
     }
     fn counter(&mut self, key: &str, _: &mut usize) {
         self.0.push((key.to_string(), vec![]));
@@ -143,7 +185,11 @@ impl Loader<'_> {
         let t = &self.sd.get(key).expect("checked before loading");
         let data = TensorData::new(t.to_f32(), t.shape.clone());
         let tensor = Tensor::<D>::from_data(data, &self.device);
-        if transposed { tensor.transpose() } else { tensor }
+        if transposed {
+            tensor.transpose()
+        } else {
+            tensor
+        }
     }
 }
 
@@ -155,7 +201,11 @@ impl Visitor for Loader<'_> {
         *state = RunningState::new(self.tensor::<D>(key, false));
     }
     fn counter(&mut self, key: &str, value: &mut usize) {
-        *value = self.sd.get(key).map(|t| t.to_i64().first().copied().unwrap_or(0).max(0) as usize).unwrap_or(0);
+        *value = self
+            .sd
+            .get(key)
+            .map(|t| t.to_i64().first().copied().unwrap_or(0).max(0) as usize)
+            .unwrap_or(0);
     }
 }
 
@@ -171,13 +221,18 @@ impl Visitor for Exporter {
         self.0.insert(key, host_f32(state.value()));
     }
     fn counter(&mut self, key: &str, value: &mut usize) {
-        self.0.insert(key, HostTensor::i64(vec![], vec![*value as i64]));
+        self.0
+            .insert(key, HostTensor::i64(vec![], vec![*value as i64]));
     }
 }
 
 fn host_f32<const D: usize>(t: Tensor<D>) -> HostTensor {
     let shape = t.dims().to_vec();
-    let values = t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let values = t
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
     HostTensor::f32(shape, values)
 }
 
@@ -196,7 +251,10 @@ impl OSTrack {
         let mut problems = Vec::new();
         for (key, shape) in &expected {
             match sd.get(key) {
-                None => problems.push(KeyProblem::Missing { key: key.clone(), expected: shape.clone() }),
+                None => problems.push(KeyProblem::Missing {
+                    key: key.clone(),
+                    expected: shape.clone(),
+                }),
                 Some(t) if !same_shape(&t.shape, shape) => problems.push(KeyProblem::WrongShape {
                     key: key.clone(),
                     expected: shape.clone(),
@@ -207,11 +265,17 @@ impl OSTrack {
         }
         for (key, t) in sd.iter() {
             if !expected.iter().any(|(k, _)| k == key) {
-                problems.push(KeyProblem::Unexpected { key: key.to_string(), found: t.shape.clone() });
+                problems.push(KeyProblem::Unexpected {
+                    key: key.to_string(),
+                    found: t.shape.clone(),
+                });
             }
         }
         if !problems.is_empty() {
-            return Err(LoadError::Mismatch { source_name: source_name.to_string(), problems });
+            return Err(LoadError::Mismatch {
+                source_name: source_name.to_string(),
+                problems,
+            });
         }
         let device = self.backbone.pos_embed_x.val().device();
         visit_model(&mut Loader { sd, device }, &mut self);
