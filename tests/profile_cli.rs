@@ -15,6 +15,7 @@ fn real_size_model_has_the_official_parameter_count_and_token_schedule() {
         warmup: 0,
         batch: 1,
         backend_name: "flex".into(),
+        end_to_end_frame: Some((320, 240)),
     };
     let report = run_profile(&opts, &Device::flex()).unwrap();
     // spec §1.10: includes the unused cls token and 197-row position table.
@@ -26,6 +27,8 @@ fn real_size_model_has_the_official_parameter_count_and_token_schedule() {
     );
     assert_eq!(report.tokens_per_block[11], 64 + 89);
     assert!(report.forward_ms_median.is_finite() && report.forward_ms_median > 0.0);
+    let e2e = report.end_to_end.as_ref().expect("end-to-end step measured");
+    assert!(e2e.total_ms >= e2e.forward_ms && e2e.fps > 0.0);
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
     for key in [
         "params",

@@ -45,6 +45,12 @@ pub enum Command {
     /// Throughput measurements.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Track one target through a video or a folder of frames.
+    Track(crate::track_cmd::TrackArgs),
+    /// Run the tracker over a benchmark and write result files in the original's layout.
+    Test(crate::track_cmd::TestArgs),
+    /// Train OSTrack; with no arguments, the embedded demo on a synthetic dataset.
+    Train(crate::train_cmd::TrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +88,12 @@ pub struct ProfileArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Skip the end-to-end tracking step measurement (crop + preprocess + forward + post-process).
+    #[arg(long)]
+    pub model_only: bool,
+    /// Frame size for the end-to-end measurement, `WIDTHxHEIGHT`.
+    #[arg(long, default_value = "640x360")]
+    pub frame_size: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +188,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 warmup: a.warmup,
                 batch: a.batch,
                 backend_name: format!("{device:?}"),
+                end_to_end_frame: if a.model_only { None } else { Some(parse_frame_size(&a.frame_size)?) },
             };
             let report = crate::profile::run_profile(&opts, &device)?;
             if a.json {
@@ -209,6 +222,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(a) => crate::eval_cmd::analyze(&a),
+        Command::Train(a) => crate::train_cmd::train(&a, &cli.backend),
+        Command::Track(a) => crate::track_cmd::track(&a, &device_from_name(&cli.backend)?),
+        Command::Test(a) => crate::track_cmd::test(&a, &device_from_name(&cli.backend)?),
         Command::Data(DataCommand::Check(a)) => crate::data_cmd::check(&a),
         Command::Synth(a) => crate::data_cmd::synth(&a),
         Command::Bench(BenchCommand::Data(a)) => crate::data_cmd::bench_data(&a),
@@ -226,5 +242,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn parse_frame_size(s: &str) -> Result<(usize, usize)> {
+    let parsed = s.split_once('x').and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
+    match parsed {
+        Some((w, h)) if w > 0 && h > 0 => Ok((w, h)),
+        _ => bail!("--frame-size `{s}`: expected WIDTHxHEIGHT, e.g. 640x360"),
     }
 }

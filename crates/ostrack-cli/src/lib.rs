@@ -8,4 +8,6 @@ pub mod eval_cmd;
 pub mod fixture;
 pub mod parity;
 pub mod profile;
+pub mod track_cmd;
+pub mod train_cmd;
 pub mod weights_cmd;

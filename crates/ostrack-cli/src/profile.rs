@@ -10,6 +10,7 @@ use burn::tensor::Distribution;
 use ostrack_config::load_config;
 use ostrack_model::ostrack::ForwardOptions;
 use ostrack_model::{OSTrack, OSTrackConfig, ce};
+use ostrack_track::{Tracker, TrackerParams, TrackingProfile, profile_tracking};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +32,10 @@ pub struct ProfileReport {
     pub forward_ms_min: f64,
     pub forward_ms_mean: f64,
     pub forward_fps: f64,
+    /// One full tracking step on a synthetic frame (crop + preprocess + forward +
+    /// post-process), the number the original's per-sequence FPS reports; `None` with
+    /// `--model-only`.
+    pub end_to_end: Option<TrackingProfile>,
 }
 
 pub struct ProfileOptions<'a> {
@@ -39,6 +44,8 @@ pub struct ProfileOptions<'a> {
     pub warmup: usize,
     pub batch: usize,
     pub backend_name: String,
+    /// Frame size of the end-to-end measurement (`None`: model only).
+    pub end_to_end_frame: Option<(usize, usize)>,
 }
 
 /// Parameter count in PyTorch's sense (BatchNorm running statistics are buffers).
@@ -108,6 +115,13 @@ pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<Profile
         forward();
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
+    let end_to_end = match opts.end_to_end_frame {
+        Some((w, h)) => {
+            let mut tracker = Tracker::new(model, &cfg, TrackerParams::from_config(&exp), device)?;
+            Some(profile_tracking(&mut tracker, w, h, opts.warmup, opts.runs.max(1))?)
+        }
+        None => None,
+    };
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     let min = times.iter().copied().fold(f64::INFINITY, f64::min);
     let med = median(&mut times);
@@ -126,6 +140,7 @@ pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<Profile
         forward_ms_min: min,
         forward_ms_mean: mean,
         forward_fps: 1000.0 * b as f64 / med,
+        end_to_end,
     })
 }
 
@@ -166,6 +181,22 @@ impl std::fmt::Display for ProfileReport {
             self.runs,
             self.warmup,
             self.forward_fps
-        )
+        )?;
+        if let Some(e) = &self.end_to_end {
+            write!(
+                f,
+                "\nend-to-end tracking step on a {}x{} frame: median {:.1} ms = {:.2} FPS \
+                 (crop {:.2} ms, preprocess {:.2} ms, forward {:.1} ms, post-process {:.2} ms)",
+                e.frame_width,
+                e.frame_height,
+                e.total_ms,
+                e.fps,
+                e.crop_ms,
+                e.preprocess_ms,
+                e.forward_ms,
+                e.postprocess_ms
+            )?;
+        }
+        Ok(())
     }
 }

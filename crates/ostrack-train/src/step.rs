@@ -1,0 +1,290 @@
+//! One training iteration of `LTRTrainer.cycle_dataset`: forward in train mode (BatchNorm
+//! batch statistics, drop path), the actor's losses, backward, the global-norm clip and the
+//! AdamW step — plus the evaluation-mode forward used by validation.
+
+use burn::nn::BatchNorm;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use ostrack_config::CeTemplateRange;
+use ostrack_data::PairBatch;
+use ostrack_model::{OSTrack, OSTrackOutput};
+
+use crate::error::TrainError;
+use crate::loss::{LossTensors, LossValues, LossWeights, compute_losses};
+use crate::optim::{ExactAdamW, GroupLr, clip_coefficient, global_grad_norm, scale_gradients};
+
+/// A batch on the training device plus the host copies the losses need.
+#[derive(Debug, Clone)]
+pub struct TrainBatch {
+    pub template: Tensor<4>,
+    pub search: Tensor<4>,
+    /// [B, Lz] 0/1 template tokens that score CE (`None` = all).
+    pub template_mask: Option<Tensor<2>>,
+    /// Normalised, unclamped (x, y, w, h) of the target in the search crop.
+    pub search_anno: Vec<[f32; 4]>,
+    /// [B, F, F] Gaussian labels.
+    pub heatmap: Vec<f32>,
+}
+
+impl TrainBatch {
+    /// Moves a loader batch to `device`, building the CE template mask for `range`.
+    pub fn from_pair_batch(
+        b: &PairBatch,
+        range: CeTemplateRange,
+        stride: usize,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let template = Tensor::from_data(
+            TensorData::new(b.template_images.clone(), b.template_shape()),
+            device,
+        );
+        let search = Tensor::from_data(
+            TensorData::new(b.search_images.clone(), b.search_shape()),
+            device,
+        );
+        let template_boxes: Vec<[f64; 4]> = b
+            .template_anno
+            .chunks_exact(4)
+            .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64, c[3] as f64])
+            .collect();
+        let mask = ostrack_data::ce_template_mask(range, b.template_size, stride, &template_boxes)
+            .map_err(|e| TrainError::Setting(format!("MODEL.BACKBONE.CE_TEMPLATE_RANGE: {e}")))?;
+        let lz = (b.template_size / stride).pow(2);
+        let template_mask = mask.map(|m| {
+            let v: Vec<f32> = m.iter().map(|&x| if x { 1.0 } else { 0.0 }).collect();
+            Tensor::from_data(TensorData::new(v, [b.batch_size, lz]), device)
+        });
+        let search_anno = b
+            .search_anno
+            .chunks_exact(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect();
+        Ok(Self {
+            template,
+            search,
+            template_mask,
+            search_anno,
+            heatmap: b.search_heatmap.clone(),
+        })
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.search_anno.len()
+    }
+}
+
+/// Forward outputs and losses of one batch.
+pub struct ForwardLosses {
+    pub output: OSTrackOutput,
+    pub losses: LossTensors,
+    pub values: LossValues,
+    pub pred_boxes: Vec<[f32; 4]>,
+}
+
+/// Where a step is, for error messages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepPosition {
+    pub epoch: usize,
+    pub step: usize,
+}
+
+/// The 12 head BatchNorms in official order.
+fn head_batch_norms(model: &OSTrack) -> Vec<&BatchNorm> {
+    model
+        .box_head
+        .branches()
+        .into_iter()
+        .flat_map(|(_, b)| b.conv_bn_layers().map(|l| &l.bn))
+        .collect()
+}
+
+/// Burn updates `running_var` with the biased batch variance; PyTorch uses the unbiased one
+/// (n/(n−1)). Snapshot before the forward, correct after it.
+struct RunningVarFix(Vec<Tensor<1>>);
+
+impl RunningVarFix {
+    fn take(model: &OSTrack) -> Self {
+        Self(
+            head_batch_norms(model)
+                .iter()
+                .map(|bn| bn.running_var.value_sync())
+                .collect(),
+        )
+    }
+
+    /// `count` = values per channel the BN saw (B·F·F).
+    fn apply(self, model: &OSTrack, count: usize) {
+        if count < 2 {
+            return;
+        }
+        for (bn, before) in head_batch_norms(model).into_iter().zip(self.0) {
+            let after = bn.running_var.value_sync();
+            let before = before.to_device(&after.device());
+            // after = (1−m)·before + m·var_biased ⇒ m·var_biased/(n−1) is the missing part.
+            let correction = (after.clone() - before.mul_scalar(1.0 - bn.momentum))
+                .div_scalar((count - 1) as f64);
+            bn.running_var.update((after + correction).detach());
+            let _ = bn.running_var.value_sync();
+        }
+    }
+}
+
+fn increment_batches_tracked(model: &mut OSTrack) {
+    for branch in [
+        &mut model.box_head.ctr,
+        &mut model.box_head.offset,
+        &mut model.box_head.size,
+    ] {
+        for layer in [
+            &mut branch.conv1,
+            &mut branch.conv2,
+            &mut branch.conv3,
+            &mut branch.conv4,
+        ] {
+            layer.num_batches_tracked += 1;
+        }
+    }
+}
+
+fn read_boxes(pred: &Tensor<3>) -> Vec<[f32; 4]> {
+    let v = pred
+        .clone()
+        .detach()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
+    v.chunks_exact(4)
+        .map(|c| [c[0], c[1], c[2], c[3]])
+        .collect()
+}
+
+/// Forward + losses. With `train` the model must be on an autodiff device in training mode:
+/// BatchNorm statistics are then updated the PyTorch way and `num_batches_tracked` counts.
+/// A non-finite prediction or loss is an error (the original's NaN guard, made loud).
+pub fn forward_losses(
+    model: &mut OSTrack,
+    batch: &TrainBatch,
+    keep_rate: Option<f64>,
+    weights: LossWeights,
+    train: bool,
+    at: StepPosition,
+) -> Result<ForwardLosses, TrainError> {
+    let fix = train.then(|| RunningVarFix::take(model));
+    let output = model.forward_with(
+        batch.template.clone(),
+        batch.search.clone(),
+        batch.template_mask.clone(),
+        keep_rate,
+        ostrack_model::ostrack::ForwardOptions {
+            attention: false,
+            trace: None,
+        },
+    );
+    if let Some(fix) = fix {
+        let [b, _, f, _] = output.score_map.dims();
+        fix.apply(model, b * f * f);
+        increment_batches_tracked(model);
+    }
+    let pred_boxes = read_boxes(&output.pred_boxes);
+    if let Some(bad) = pred_boxes
+        .iter()
+        .position(|b| b.iter().any(|v| !v.is_finite()))
+    {
+        return Err(TrainError::NonFinite {
+            epoch: at.epoch,
+            step: at.step,
+            what: "the network output".into(),
+            detail: format!("pred_boxes[{bad}] = {:?}", pred_boxes[bad]),
+        });
+    }
+    let losses = compute_losses(
+        output.pred_boxes.clone(),
+        &pred_boxes,
+        output.score_map.clone(),
+        &batch.search_anno,
+        &batch.heatmap,
+        weights,
+    );
+    let values = losses.values();
+    if ![values.total, values.giou, values.l1, values.location]
+        .iter()
+        .all(|v| v.is_finite())
+    {
+        return Err(TrainError::NonFinite {
+            epoch: at.epoch,
+            step: at.step,
+            what: "the loss".into(),
+            detail: format!("{values:?}"),
+        });
+    }
+    Ok(ForwardLosses {
+        output,
+        losses,
+        values,
+        pred_boxes,
+    })
+}
+
+/// What one optimizer step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOutcome {
+    pub losses: LossValues,
+    pub grad_norm: f32,
+    pub clip_coef: f32,
+    pub giou_fallback: bool,
+}
+
+/// Backward, clip and AdamW on already computed losses; returns the updated model.
+pub fn backward_and_step(
+    model: OSTrack,
+    optim: &mut ExactAdamW,
+    fwd: &ForwardLosses,
+    lr: GroupLr,
+    grad_clip_norm: f64,
+    at: StepPosition,
+) -> Result<(OSTrack, StepOutcome), TrainError> {
+    let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
+    let grad_norm = global_grad_norm(&model, &grads);
+    if !grad_norm.is_finite() {
+        return Err(TrainError::NonFinite {
+            epoch: at.epoch,
+            step: at.step,
+            what: "the gradient norm".into(),
+            detail: format!("{grad_norm}"),
+        });
+    }
+    let clip_coef = clip_coefficient(grad_norm, grad_clip_norm);
+    let grads = scale_gradients(&model, grads, clip_coef);
+    let model = optim.step(model, &grads, lr);
+    Ok((
+        model,
+        StepOutcome {
+            losses: fwd.values,
+            grad_norm,
+            clip_coef,
+            giou_fallback: fwd.losses.giou_fallback,
+        },
+    ))
+}
+
+/// Settings of a training step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepSettings {
+    pub weights: LossWeights,
+    pub grad_clip_norm: f64,
+}
+
+/// One full iteration: train-mode forward, losses, backward, clip, AdamW.
+pub fn train_step(
+    mut model: OSTrack,
+    optim: &mut ExactAdamW,
+    batch: &TrainBatch,
+    keep_rate: Option<f64>,
+    lr: GroupLr,
+    settings: StepSettings,
+    at: StepPosition,
+) -> Result<(OSTrack, StepOutcome), TrainError> {
+    let fwd = forward_losses(&mut model, batch, keep_rate, settings.weights, true, at)?;
+    backward_and_step(model, optim, &fwd, lr, settings.grad_clip_norm, at)
+}
