@@ -27,7 +27,10 @@ fn real_size_model_has_the_official_parameter_count_and_token_schedule() {
     );
     assert_eq!(report.tokens_per_block[11], 64 + 89);
     assert!(report.forward_ms_median.is_finite() && report.forward_ms_median > 0.0);
-    let e2e = report.end_to_end.as_ref().expect("end-to-end step measured");
+    let e2e = report
+        .end_to_end
+        .as_ref()
+        .expect("end-to-end step measured");
     assert!(e2e.total_ms >= e2e.forward_ms && e2e.fps > 0.0);
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
     for key in [

@@ -13,7 +13,8 @@ use ostrack_track::{TestOptions, run_test};
 
 /// A config + weights file for fixture A's tiny model (dims from its sidecar).
 fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
-    let fx_path = fixtures_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).join("model_tiny_ce.safetensors");
+    let fx_path =
+        fixtures_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).join("model_tiny_ce.safetensors");
     let fx = Fixture::load(&fx_path).unwrap();
     let cfg = ostrack_cli::parity::fixture_model_config(&fx).unwrap();
     let cfg_json = &fx.sidecar["cfg"];
@@ -25,7 +26,9 @@ fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
          TEST:\n  TEMPLATE_SIZE: {}\n  SEARCH_SIZE: {}\n  TEMPLATE_FACTOR: {}\n  SEARCH_FACTOR: {}\n",
         list(&cfg_json["MODEL"]["BACKBONE"]["CE_LOC"]),
         list(&cfg_json["MODEL"]["BACKBONE"]["CE_KEEP_RATIO"]),
-        cfg_json["MODEL"]["BACKBONE"]["CE_TEMPLATE_RANGE"].as_str().unwrap(),
+        cfg_json["MODEL"]["BACKBONE"]["CE_TEMPLATE_RANGE"]
+            .as_str()
+            .unwrap(),
         cfg.embed_dim,
         cfg.depth,
         cfg.num_heads,
@@ -45,7 +48,14 @@ fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn small_synth(format: SynthFormat, out: &Path) -> PathBuf {
-    let opts = SynthOptions { sequences: 2, val_sequences: 2, frames: 8, width: 160, height: 120, ..SynthOptions::default() };
+    let opts = SynthOptions {
+        sequences: 2,
+        val_sequences: 2,
+        frames: 20,
+        width: 160,
+        height: 120,
+        ..SynthOptions::default()
+    };
     synth::generate(format, out, &opts).unwrap().dataset_root
 }
 
@@ -68,7 +78,10 @@ fn test_analyze_pack_on_synthetic_got10k_val() {
     let summary = run_test(&opts, &Device::flex()).unwrap();
     assert_eq!(summary.tracked.len(), 2);
     let got10k_dir = summary.tracker_dir.join("got10k");
-    assert!(got10k_dir.is_dir(), "the original writes GOT-10k results into a got10k/ subfolder");
+    assert!(
+        got10k_dir.is_dir(),
+        "the original writes GOT-10k results into a got10k/ subfolder"
+    );
 
     let report = analyze(&AnalyzeRequest {
         dataset: DatasetId::Got10kVal,
@@ -77,7 +90,11 @@ fn test_analyze_pack_on_synthetic_got10k_val() {
         preset: None,
     })
     .unwrap();
-    let ao = report.trackers[0].scores.iter().find(|s| s.name.contains("AO")).expect("AO reported");
+    let ao = report.trackers[0]
+        .scores
+        .iter()
+        .find(|s| s.name.contains("AO"))
+        .expect("AO reported");
     assert!((0.0..=1.0).contains(&ao.value), "AO {}", ao.value);
 
     let zip = dir.path().join("submit.zip");
@@ -114,6 +131,10 @@ fn test_and_analyze_on_synthetic_lasot() {
         preset: None,
     })
     .unwrap();
-    let auc = report.trackers[0].scores.iter().find(|s| s.name.contains("AUC")).expect("AUC reported");
+    let auc = report.trackers[0]
+        .scores
+        .iter()
+        .find(|s| s.name.contains("AUC"))
+        .expect("AUC reported");
     assert!((0.0..=100.0).contains(&auc.value), "AUC {}", auc.value);
 }

@@ -188,7 +188,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 warmup: a.warmup,
                 batch: a.batch,
                 backend_name: format!("{device:?}"),
-                end_to_end_frame: if a.model_only { None } else { Some(parse_frame_size(&a.frame_size)?) },
+                end_to_end_frame: if a.model_only {
+                    None
+                } else {
+                    Some(parse_frame_size(&a.frame_size)?)
+                },
             };
             let report = crate::profile::run_profile(&opts, &device)?;
             if a.json {
@@ -246,7 +250,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn parse_frame_size(s: &str) -> Result<(usize, usize)> {
-    let parsed = s.split_once('x').and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
+    let parsed = s
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
     match parsed {
         Some((w, h)) if w > 0 && h > 0 => Ok((w, h)),
         _ => bail!("--frame-size `{s}`: expected WIDTHxHEIGHT, e.g. 640x360"),

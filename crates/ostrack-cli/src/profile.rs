@@ -118,7 +118,13 @@ pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<Profile
     let end_to_end = match opts.end_to_end_frame {
         Some((w, h)) => {
             let mut tracker = Tracker::new(model, &cfg, TrackerParams::from_config(&exp), device)?;
-            Some(profile_tracking(&mut tracker, w, h, opts.warmup, opts.runs.max(1))?)
+            Some(profile_tracking(
+                &mut tracker,
+                w,
+                h,
+                opts.warmup,
+                opts.runs.max(1),
+            )?)
         }
         None => None,
     };

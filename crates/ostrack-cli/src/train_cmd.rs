@@ -58,7 +58,11 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
         opts.checkpoint_every = None;
     }
     opts.data_settings = a.data_settings.clone();
-    opts.resume = if a.no_resume { ResumeMode::Fresh } else { ResumeMode::Latest };
+    opts.resume = if a.no_resume {
+        ResumeMode::Fresh
+    } else {
+        ResumeMode::Latest
+    };
     opts.seed = a.seed;
     opts.max_epochs = a.max_epochs;
     opts.max_steps = a.max_steps;
@@ -68,7 +72,10 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
     let devices: Vec<Device> = if a.devices.is_empty() {
         vec![device_from_name(backend)?]
     } else {
-        a.devices.iter().map(|d| device_from_name(d)).collect::<Result<_>>()?
+        a.devices
+            .iter()
+            .map(|d| device_from_name(d))
+            .collect::<Result<_>>()?
     };
     let summary = run_training(&opts, &devices)?;
     println!(
@@ -77,7 +84,10 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
         summary.epochs_done,
         summary.global_step,
         summary.wall_time.as_secs_f64(),
-        summary.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string()),
+        summary
+            .last_checkpoint
+            .as_ref()
+            .map_or("none".into(), |p| p.display().to_string()),
         summary.log_file.display(),
         summary.metrics_file.display(),
     );

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ostrack_weights::{HostTensor, StateDict};
@@ -235,30 +235,37 @@ pub fn named_gradients<M: Module>(
     module: &M,
     grads: &GradientsParams,
 ) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    // Burn 0.22 never calls `visit_float_with_path`; the path is tracked through
+    // enter/exit_module (which also fire for the parameter's own field name).
     struct Collect<'a> {
         grads: &'a GradientsParams,
+        path: Vec<String>,
         out: Vec<(String, Vec<usize>, Vec<f32>)>,
     }
     impl ModuleVisitor for Collect<'_> {
-        fn visit_float_with_path<const D: usize>(
-            &mut self,
-            path: &[String],
-            id: ParamId,
-            _tensor: &Tensor<D>,
-        ) {
-            if let Some(g) = self.grads.get::<D>(id) {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
                 let shape = g.dims().to_vec();
                 let values = g
                     .into_data()
                     .convert::<f32>()
                     .try_into_vec::<f32>()
                     .unwrap_or_default();
-                self.out.push((official_key(path), shape, values));
+                self.out.push((official_key(&self.path), shape, values));
             }
         }
     }
     let mut c = Collect {
         grads,
+        path: Vec::new(),
         out: Vec::new(),
     };
     module.visit(&mut c);

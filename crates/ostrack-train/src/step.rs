@@ -171,6 +171,9 @@ pub fn forward_losses(
     at: StepPosition,
 ) -> Result<ForwardLosses, TrainError> {
     let fix = train.then(|| RunningVarFix::take(model));
+    // Training and validation always pass a keep rate (the schedule's, 1 before CE starts);
+    // `None` would mean the inference ratios and eliminate tokens during the warm-up.
+    let keep_rate = Some(keep_rate.unwrap_or(1.0));
     let output = model.forward_with(
         batch.template.clone(),
         batch.search.clone(),

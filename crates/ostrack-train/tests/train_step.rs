@@ -50,12 +50,12 @@ fn scalar(st: &ostrack_weights::StateDict, key: &str) -> f32 {
     get(st, key).to_f32()[0]
 }
 
-// Known failure, tracked on issue 5: the train-mode forward of step 1 already differs from the
-// official one (score map rel. error 0.49, total loss 93.6052 vs 92.4556), while the eval-mode
-// forward matches the model fixtures within 1e-6 and Burn's train-mode BatchNorm was checked
-// against a hand computation. Run it with `cargo test --release -p ostrack-train -- --ignored`.
+// Open on issue 5: step 1's forward, losses, raw gradients, global norm and clip coefficient
+// match the fixture, but the parameters after the first AdamW step are off by 2.95e-5 relative
+// (`box_head.conv1_ctr.0.weight`, tolerance 1e-5); step 2 is not reached. Run it with
+// `cargo test --release -p ostrack-train --test train_step -- --ignored --nocapture`.
 #[test]
-#[ignore = "known failure (issue 5): train-mode forward differs from the official step 1"]
+#[ignore = "open (issue 5): parameters after the first AdamW step exceed the 1e-5 tolerance"]
 fn two_official_training_steps() {
     let (st, json) = load_fixture("train_step");
     let cfg = experiment(&json);
