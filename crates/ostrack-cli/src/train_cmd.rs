@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use burn::prelude::Device;
 use clap::Args;
 use ostrack_train::{ConfigSource, ResumeMode, TrainOptions, run_training};
@@ -38,7 +38,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub max_steps: Option<u64>,
     /// MAE encoder weights or a full OSTrack state dict to start from (default: the config's
-    /// MODEL.PRETRAIN_FILE when it exists, else random initialisation).
+    /// MODEL.PRETRAIN_FILE, searched next to the config, in pretrained_models/ and weights/;
+    /// an empty PRETRAIN_FILE means random initialisation).
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
     /// Data loader threads (0 = one per core).
@@ -66,7 +67,11 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
     opts.seed = a.seed;
     opts.max_epochs = a.max_epochs;
     opts.max_steps = a.max_steps;
-    opts.pretrained = a.pretrained.clone();
+    opts.pretrained = match (&a.pretrained, &a.config) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(config)) => pretrain_file_of(config)?,
+        (None, None) => None,
+    };
     opts.loader_threads = a.loader_threads;
     opts.echo = true;
     let devices: Vec<Device> = if a.devices.is_empty() {
@@ -108,4 +113,33 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
         println!("interrupted: the checkpoint above holds the progress; rerun to resume");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The config's `MODEL.PRETRAIN_FILE`, looked up next to the config, in `pretrained_models/`
+/// (the original's folder) and in the current folder. Empty = train from random weights.
+fn pretrain_file_of(config: &std::path::Path) -> Result<Option<PathBuf>> {
+    let name = ostrack_config::load_config(config)?.model.pretrain_file;
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let dir = config.parent().unwrap_or(std::path::Path::new("."));
+    let candidates = [
+        PathBuf::from(&name),
+        dir.join(&name),
+        PathBuf::from("pretrained_models").join(&name),
+        PathBuf::from("weights").join(&name),
+    ];
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(found) => Ok(Some(found.clone())),
+        None => bail!(
+            "{}: MODEL.PRETRAIN_FILE `{name}` not found (looked in {}); download it (see weights/README.md), \
+             pass --pretrained FILE, or set MODEL.PRETRAIN_FILE: \"\" to start from random weights",
+            config.display(),
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
