@@ -34,7 +34,14 @@ fn forward(c: &mut Criterion) {
         let (t, s) = (cfg.template_size, cfg.search_size);
         let template = Tensor::<4>::random([1, 3, t, t], Distribution::Normal(0.0, 1.0), &device);
         let search = Tensor::<4>::random([1, 3, s, s], Distribution::Normal(0.0, 1.0), &device);
-        let mask = ce::template_mask_tensor(cfg.ce_template_range, cfg.template_grid(), 1, &device);
+        let mask = ostrack_data::ce_template_mask(
+            cfg.ce_template_range,
+            t,
+            cfg.patch_size,
+            &[[0.25, 0.25, 0.5, 0.5]],
+        )
+        .expect("template mask")
+        .map(|m| ce::mask_tensor(&m, 1, &device));
         group.bench_function(name, |bench| {
             bench.iter(|| {
                 let out = model.forward_with(

@@ -2,7 +2,6 @@
 
 use burn::prelude::*;
 use burn::tensor::IndexingUpdateOp;
-use ostrack_config::CeTemplateRange;
 
 /// The keep ratio a block applies, or `None` when it eliminates nothing. An override
 /// (`ce_keep_rate`, used in training/validation) replaces every CE block's own ratio; the block
@@ -120,36 +119,10 @@ pub fn recover_tokens(
     )
 }
 
-/// The template-token selection of `generate_mask_cond` for the box-independent ranges, as a
-/// flat raster mask of `grid²` entries (`None` for `ALL`). The original hard-codes grids 7, 8,
-/// 12 and 14; the centre cell `(grid-1)/2` reproduces all of them and extends to other sizes.
-/// `GT_BOX` depends on the box and is built by the data pipeline.
-pub fn template_center_mask(range: CeTemplateRange, grid: usize) -> Option<Vec<bool>> {
-    let c = (grid.max(1) - 1) / 2;
-    let (lo, hi) = match range {
-        CeTemplateRange::All | CeTemplateRange::GtBox => return None,
-        CeTemplateRange::CtrPoint => (c, c + 1),
-        CeTemplateRange::CtrRec => (c, (c + 2).min(grid)),
-    };
-    Some(
-        (0..grid * grid)
-            .map(|i| (lo..hi).contains(&(i / grid)) && (lo..hi).contains(&(i % grid)))
-            .collect(),
-    )
-}
-
-/// [B, grid²] float 0/1 tensor of [`template_center_mask`], or `None` for `ALL`/`GT_BOX`.
-pub fn template_mask_tensor(
-    range: CeTemplateRange,
-    grid: usize,
-    batch: usize,
-    device: &Device,
-) -> Option<Tensor<2>> {
-    let mask = template_center_mask(range, grid)?;
-    let row: Vec<f32> = mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
-    let data: Vec<f32> = (0..batch).flat_map(|_| row.iter().copied()).collect();
-    Some(Tensor::from_data(
-        TensorData::new(data, [batch, grid * grid]),
-        device,
-    ))
+/// A `[batch, tokens]` 0/1 float tensor from flattened per-sample template-token flags (as
+/// `ostrack_data::ce_template_mask` produces them), the form the CE blocks take.
+pub fn mask_tensor(flags: &[bool], batch: usize, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = flags.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
+    let tokens = if batch == 0 { 0 } else { flags.len() / batch };
+    Tensor::from_data(TensorData::new(values, [batch, tokens]), device)
 }

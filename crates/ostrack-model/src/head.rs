@@ -69,6 +69,15 @@ impl Branch {
     pub fn conv_bn_layers(&self) -> [&ConvBnRelu; 4] {
         [&self.conv1, &self.conv2, &self.conv3, &self.conv4]
     }
+
+    pub fn conv_bn_layers_mut(&mut self) -> [&mut ConvBnRelu; 4] {
+        [
+            &mut self.conv1,
+            &mut self.conv2,
+            &mut self.conv3,
+            &mut self.conv4,
+        ]
+    }
 }
 
 /// Outputs of the head on a [B, C, F, F] feature map.
@@ -98,6 +107,13 @@ impl CenterPredictor {
             offset: Branch::new(in_dim, channels, 2, device),
             size: Branch::new(in_dim, channels, 2, device),
         }
+    }
+
+    /// Every Conv+BatchNorm+ReLU layer of the three branches (the layers with BN state).
+    pub fn conv_bn_layers_mut(&mut self) -> impl Iterator<Item = &mut ConvBnRelu> {
+        [&mut self.ctr, &mut self.offset, &mut self.size]
+            .into_iter()
+            .flat_map(|b| b.conv_bn_layers_mut())
     }
 
     /// Branches in the official key order with their key suffix (`conv1_ctr`, ...).

@@ -82,20 +82,9 @@ fn average_gradients(
 /// re-created before the copy is moved.)
 fn replica(master: &OSTrack, device: &Device) -> OSTrack {
     let mut r = master.clone();
-    for branch in [
-        &mut r.box_head.ctr,
-        &mut r.box_head.offset,
-        &mut r.box_head.size,
-    ] {
-        for layer in [
-            &mut branch.conv1,
-            &mut branch.conv2,
-            &mut branch.conv3,
-            &mut branch.conv4,
-        ] {
-            layer.bn.running_mean = RunningState::new(layer.bn.running_mean.value());
-            layer.bn.running_var = RunningState::new(layer.bn.running_var.value());
-        }
+    for layer in r.box_head.conv_bn_layers_mut() {
+        layer.bn.running_mean = RunningState::new(layer.bn.running_mean.value());
+        layer.bn.running_var = RunningState::new(layer.bn.running_var.value());
     }
     r.fork(device)
 }

@@ -49,11 +49,7 @@ impl TrainBatch {
             .collect();
         let mask = ostrack_data::ce_template_mask(range, b.template_size, stride, &template_boxes)
             .map_err(|e| TrainError::Setting(format!("MODEL.BACKBONE.CE_TEMPLATE_RANGE: {e}")))?;
-        let lz = (b.template_size / stride).pow(2);
-        let template_mask = mask.map(|m| {
-            let v: Vec<f32> = m.iter().map(|&x| if x { 1.0 } else { 0.0 }).collect();
-            Tensor::from_data(TensorData::new(v, [b.batch_size, lz]), device)
-        });
+        let template_mask = mask.map(|m| ostrack_model::ce::mask_tensor(&m, b.batch_size, device));
         let search_anno = b
             .search_anno
             .chunks_exact(4)
@@ -130,19 +126,8 @@ impl RunningVarFix {
 }
 
 fn increment_batches_tracked(model: &mut OSTrack) {
-    for branch in [
-        &mut model.box_head.ctr,
-        &mut model.box_head.offset,
-        &mut model.box_head.size,
-    ] {
-        for layer in [
-            &mut branch.conv1,
-            &mut branch.conv2,
-            &mut branch.conv3,
-            &mut branch.conv4,
-        ] {
-            layer.num_batches_tracked += 1;
-        }
+    for layer in model.box_head.conv_bn_layers_mut() {
+        layer.num_batches_tracked += 1;
     }
 }
 

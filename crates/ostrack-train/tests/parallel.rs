@@ -26,12 +26,14 @@ fn batch(copies: usize, cfg: &OSTrackConfig, device: &Device) -> TrainBatch {
     TrainBatch {
         template: Tensor::cat(vec![z; copies], 0),
         search: Tensor::cat(vec![x; copies], 0),
-        template_mask: ostrack_model::ce::template_mask_tensor(
+        template_mask: ostrack_data::ce_template_mask(
             cfg.ce_template_range,
-            cfg.template_grid(),
-            copies,
-            device,
-        ),
+            cfg.template_size,
+            cfg.patch_size,
+            &vec![[0.25, 0.25, 0.5, 0.5]; copies],
+        )
+        .unwrap()
+        .map(|m| ostrack_model::ce::mask_tensor(&m, copies, device)),
         search_anno: vec![anno; copies],
         heatmap: heat.repeat(copies),
     }
