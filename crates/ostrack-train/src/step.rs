@@ -108,8 +108,13 @@ impl RunningVarFix {
         )
     }
 
-    /// `count` = values per channel the BN saw (B·F·F).
+    /// `count` = values per channel the BN saw (B·F·F). Also folds Burn's pending per-thread
+    /// `running_mean` update into the value: `Module::visit` (state dicts, checkpoints) reads the
+    /// folded value only, so without this a saved running mean lags one step behind.
     fn apply(self, model: &OSTrack, count: usize) {
+        for bn in head_batch_norms(model) {
+            let _ = bn.running_mean.value_sync();
+        }
         if count < 2 {
             return;
         }

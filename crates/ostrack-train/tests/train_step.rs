@@ -7,55 +7,34 @@ use std::collections::BTreeMap;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use common::step_fixture::{batch, experiment, roundoff_biases, transpose_2d};
 use common::*;
 use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_train::optim::{clip_coefficient, global_grad_norm, named_gradients, scale_gradients};
-use ostrack_train::step::{StepPosition, TrainBatch, forward_losses};
+use ostrack_train::step::{StepPosition, forward_losses};
 use ostrack_train::{AdamWSettings, ExactAdamW, LossWeights, keep_rate_for_epoch, lr_for_epoch};
 
 const LOSS_TOL: f64 = 1e-6;
 const TENSOR_TOL: f64 = 1e-5;
 
-fn experiment(json: &serde_json::Value) -> ostrack_config::ExperimentConfig {
-    let mut cfg = json["cfg"].clone();
-    let dims = &json["tiny_dims"];
-    let bb = cfg["MODEL"]["BACKBONE"]
-        .as_object_mut()
-        .expect("cfg.MODEL.BACKBONE");
-    for (key, dim) in [
-        ("EMBED_DIM", "embed_dim"),
-        ("DEPTH", "depth"),
-        ("NUM_HEADS", "num_heads"),
-        ("MLP_RATIO", "mlp_ratio"),
-        ("PATCH_SIZE", "patch_size"),
-    ] {
-        bb.insert(key.into(), dims[dim].clone());
-    }
-    ostrack_config::parse_config_json(&cfg, std::path::Path::new("train_step.json cfg"))
-        .expect("fixture cfg")
-}
-
-fn transpose_2d(values: &[f32], shape: &[usize]) -> Vec<f32> {
-    let (r, c) = (shape[0], shape[1]);
-    let mut out = vec![0f32; values.len()];
-    for i in 0..r {
-        for j in 0..c {
-            out[j * r + i] = values[i * c + j];
-        }
-    }
-    out
-}
-
 fn scalar(st: &ostrack_weights::StateDict, key: &str) -> f32 {
     get(st, key).to_f32()[0]
 }
 
-// Open on issue 5: step 1's forward, losses, raw gradients, global norm and clip coefficient
-// match the fixture, but the parameters after the first AdamW step are off by 2.95e-5 relative
-// (`box_head.conv1_ctr.0.weight`, tolerance 1e-5); step 2 is not reached. Run it with
-// `cargo test --release -p ostrack-train --test train_step -- --ignored --nocapture`.
+// Open on issue 5. With this file's seeds three comparisons exceed the 1e-5 tolerance by
+// f32 round-off alone (see `train_step_accuracy.rs`, which checks our gradients against an f64
+// evaluation of the same steps):
+// - step 1, `box_head.conv1_ctr.0.weight` after AdamW: 2.95e-5. Element 16721 has a gradient of
+//   1.28e-6 (f64) against a tensor maximum of 1.7; PyTorch gives 1.339e-6, we give 9.35e-7.
+//   Clipped (x5.1e-4) it is far below AdamW's eps, where the update lr*g/(|g|+eps) turns
+//   the gradient's round-off into a parameter difference (the README's round-off biases, but
+//   for one weight element).
+// - step 2, gradients of `box_head.conv3_ctr.1.bias` (1.66e-5) and
+//   `box_head.conv4_offset.1.weight` (1.03e-5): PyTorch's own value is 8.3e-6 relative away
+//   from the f64 gradient; ours is 3.2e-6 away.
+// Run it with `cargo test --release -p ostrack-train --test train_step -- --ignored --nocapture`.
 #[test]
-#[ignore = "open (issue 5): parameters after the first AdamW step exceed the 1e-5 tolerance"]
+#[ignore = "open (issue 5): f32 round-off exceeds the 1e-5 tolerance in 3 comparisons"]
 fn two_official_training_steps() {
     let (st, json) = load_fixture("train_step");
     let cfg = experiment(&json);
@@ -73,7 +52,6 @@ fn two_official_training_steps() {
         l1: cfg.train.l1_weight,
         focal: 1.0,
     };
-    let stride = cfg.model.backbone.stride;
     let mut worst: BTreeMap<&str, f64> = BTreeMap::new();
     let mut note = |what: &'static str, err: f64| {
         let e = worst.entry(what).or_insert(0.0);
@@ -87,7 +65,6 @@ fn two_official_training_steps() {
         .enumerate()
     {
         let s = format!("step{}", k + 1);
-        let inp = format!("input{}", k + 1);
         let epoch = meta["epoch"].as_u64().unwrap() as usize;
 
         // Schedules: keep rate and learning rates of that epoch.
@@ -107,28 +84,7 @@ fn two_official_training_steps() {
             "{s}: learning rates"
         );
 
-        // Batch, with the heat map built by ostrack-data.
-        let search_anno: Vec<[f32; 4]> = get(&st, &format!("{inp}.search_anno"))
-            .to_f32()
-            .chunks_exact(4)
-            .map(|c| [c[0], c[1], c[2], c[3]])
-            .collect();
-        let boxes: Vec<[f64; 4]> = search_anno.iter().map(|b| b.map(f64::from)).collect();
-        let heatmap = ostrack_data::generate_heatmap(&boxes, cfg.data.search.size, stride);
-        assert_eq!(
-            heatmap,
-            get(&st, &format!("{s}.gt_heatmap")).to_f32(),
-            "{s}: heat map"
-        );
-        let batch = TrainBatch {
-            template: tensor(get(&st, &format!("{inp}.template")), &device),
-            search: tensor(get(&st, &format!("{inp}.search")), &device),
-            template_mask: st
-                .get(&format!("{inp}.ce_template_mask"))
-                .map(|t| tensor(t, &device)),
-            search_anno,
-            heatmap,
-        };
+        let batch = batch(&st, &cfg, k + 1, &device);
 
         // Forward (train mode) and losses.
         let at = StepPosition { epoch, step: k + 1 };
@@ -173,19 +129,7 @@ fn two_official_training_steps() {
         );
         assert!(err <= LOSS_TOL, "{s}: IoU per sample (rel err {err:.3e})");
         // Raw gradients.
-        let roundoff: BTreeMap<String, String> = meta["roundoff_only_gradients"]["params"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v["followed_by"].as_str().unwrap_or("").to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let roundoff = roundoff_biases(meta);
         let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
         let named = named_gradients(&model, &grads);
         let prefix = format!("{s}.grad.");
@@ -270,6 +214,18 @@ fn two_official_training_steps() {
                 assert!(d <= lr_abs, "{s}: {key} differs by {d:.3e} > lr {lr_abs}");
             } else {
                 let err = rel_err(&a, &b);
+                if err > TENSOR_TOL {
+                    let worst = (0..a.len())
+                        .max_by(|&i, &j| (a[i] - b[i]).abs().total_cmp(&(a[j] - b[j]).abs()))
+                        .unwrap_or(0);
+                    let grad = st
+                        .get(&format!("{s}.grad.{key}"))
+                        .map(|g| g.to_f32()[worst]);
+                    println!(
+                        "{s}: {key}[{worst}] ours {} official {} (official raw gradient {grad:?})",
+                        a[worst], b[worst]
+                    );
+                }
                 note(
                     if key.contains("running_") {
                         "BN running stats"

@@ -1,6 +1,8 @@
 //! Shared helpers of the parity tests: the fixture folder and tensor comparisons.
 #![allow(dead_code)]
 
+pub mod step_fixture;
+
 use std::path::PathBuf;
 
 use burn::prelude::*;
