@@ -42,6 +42,10 @@ pub struct TrainArgs {
     /// an empty PRETRAIN_FILE means random initialisation).
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
+    /// Also write a checkpoint every N epochs (besides the original's policy: every 40 epochs,
+    /// 79/159/239 and the last five).
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
     /// Data loader threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub loader_threads: usize,
@@ -72,6 +76,9 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
         (None, Some(config)) => pretrain_file_of(config)?,
         (None, None) => None,
     };
+    if a.checkpoint_every.is_some() {
+        opts.checkpoint_every = a.checkpoint_every;
+    }
     opts.loader_threads = a.loader_threads;
     opts.echo = true;
     let devices: Vec<Device> = if a.devices.is_empty() {

@@ -7,7 +7,8 @@
 //!   UAV123, NfS, TNL2K, custom folders) with ground truth and frame paths;
 //! * [`analyze`]: scores with toolkit-exact [`Preset`]s (GOT-10k, pytracking/OSTrack, LaSOT
 //!   MATLAB, TrackingNet devkit, OTB), returned as a serialisable [`AnalysisReport`];
-//! * [`render_plots`]: success / precision plots as PNG and SVG (embedded font);
+//! * [`render_plots`]: success / precision plots as PNG and SVG (embedded font); [`write_chart`]
+//!   draws other crates' [`Chart`]s the same way;
 //! * [`pack_got10k`] / [`pack_trackingnet`]: server submission zips.
 //!
 //! No deep-learning framework is involved: scoring reads text files only.
@@ -26,7 +27,7 @@ pub use datasets::{DatasetId, EvalSequence, list_sequences};
 pub use error::{EvalError, Result};
 pub use metrics::Preset;
 pub use pack::{PackSummary, pack_got10k, pack_trackingnet};
-pub use plot::render_plots;
+pub use plot::{Chart, render_plots, write_chart};
 pub use report::{
     AnalysisReport, AnalyzeRequest, Curve, CurveKind, Score, ScoreUnit, SequenceReport,
     TrackerReport, TrackerRuns, analyze, analyze_sequences, format_sequence_tables, format_table,

@@ -252,3 +252,49 @@ pub fn render_plots(report: &AnalysisReport, out_dir: &Path) -> Result<Vec<PathB
     }
     Ok(written)
 }
+
+/// A chart other crates draw with the same embedded font and atomic PNG + SVG output as the
+/// benchmark plots (for example `ostrack track`'s per-frame confidence chart).
+pub trait Chart {
+    /// Canvas size in pixels (width, height).
+    fn size(&self) -> (u32, u32);
+
+    /// Draws the chart on `root`; text should use the font family `font`.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        font: &str,
+    ) -> std::result::Result<(), String>;
+}
+
+/// Writes `chart` to `png` and `svg`, each atomically (temporary file + rename).
+pub fn write_chart(chart: &impl Chart, png: &Path, svg: &Path) -> Result<()> {
+    let plot_error = |path: &Path, message: String| EvalError::Plot {
+        path: path.to_path_buf(),
+        message,
+    };
+    if !fonts_ready() {
+        return Err(plot_error(
+            png,
+            "the embedded DejaVu Sans font could not be loaded".to_string(),
+        ));
+    }
+    let tmp = temp_file_for(png)?;
+    {
+        let root = BitMapBackend::new(tmp.path(), chart.size()).into_drawing_area();
+        chart
+            .draw(&root, FONT)
+            .and_then(|()| root.present().map_err(|e| e.to_string()))
+            .map_err(|m| plot_error(png, m))?;
+    }
+    persist(tmp, png)?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, chart.size()).into_drawing_area();
+        chart
+            .draw(&root, FONT)
+            .and_then(|()| root.present().map_err(|e| e.to_string()))
+            .map_err(|m| plot_error(svg, m))?;
+    }
+    write_atomic(svg, text.as_bytes())
+}
