@@ -29,7 +29,7 @@ mod run;
 pub mod schedule;
 pub mod step;
 
-pub use checkpoint::{TrainState, latest_checkpoint};
+pub use checkpoint::{TrainState, latest_checkpoint, save_checkpoint};
 pub use demo::{DemoEvaluation, HeldOutScore};
 pub use error::TrainError;
 pub use loss::{LossValues, LossWeights, compute_losses};

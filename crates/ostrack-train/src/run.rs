@@ -287,6 +287,9 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
                 "Resuming from {} (epoch {} done, {} steps into the next); use --no-resume to start fresh",
                 ck.path.display(), ck.state.epochs_done, ck.state.steps_into_epoch
             ))?;
+            if ck.same_config(cfg) == Some(false) {
+                log.line(None, "note: the experiment config differs from the one this checkpoint was trained with; continuing with the current one")?;
+            }
             if ck.state.seed != seed {
                 log.line(None, &format!("note: continuing with the checkpoint's seed {} (not {seed})", ck.state.seed))?;
                 seed = ck.state.seed;
@@ -451,6 +454,7 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
                 let path = save_checkpoint(
                     &ckpt_dir,
                     &state,
+                    cfg,
                     &model.to_state_dict(),
                     &optim.to_state_dict(),
                 )?;
@@ -532,6 +536,7 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
             let path = save_checkpoint(
                 &ckpt_dir,
                 &state,
+                cfg,
                 &model.to_state_dict(),
                 &optim.to_state_dict(),
             )?;
@@ -649,8 +654,6 @@ fn validate(
 }
 
 /// Reads a checkpoint's model weights (official keys) for tracking or export.
-pub fn checkpoint_model_state(checkpoint_dir: &Path) -> Result<StateDict, TrainError> {
-    Ok(ostrack_weights::read_safetensors(
-        checkpoint_dir.join(crate::checkpoint::MODEL_FILE),
-    )?)
+pub fn checkpoint_model_state(checkpoint: &Path) -> Result<StateDict, TrainError> {
+    crate::checkpoint::read_checkpoint_state(checkpoint)?.model()
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
+use crate::burnpack_file::read_burnpack;
 use crate::load::{WeightFormat, detect_format};
 use crate::pickle::PickleValue;
 use crate::safetensors_file::read_safetensors;
@@ -23,6 +24,28 @@ pub fn describe(path: impl AsRef<Path>) -> Result<String, WeightsError> {
                 summarize_state_dict(&state),
                 key_groups(&state)
             ))
+        }
+        WeightFormat::Burnpack => {
+            let pack = read_burnpack(path)?;
+            let mut s = format!(
+                "{}: burnpack file, {}\n{}",
+                path.display(),
+                summarize_state_dict(&pack.tensors),
+                key_groups(&pack.tensors)
+            );
+            for (key, value) in &pack.metadata {
+                let first = value.lines().next().unwrap_or("");
+                let _ = writeln!(
+                    s,
+                    "metadata {key}: {first}{}",
+                    if value.lines().nth(1).is_some() {
+                        " ..."
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(s)
         }
     }
 }

@@ -5,6 +5,7 @@
 //!   [`extract_state_dict`], [`write_torch_state_dict`]. Unknown Python classes in a
 //!   checkpoint (trainer stats, settings) load as opaque objects.
 //! * safetensors: [`read_safetensors`], [`write_safetensors`].
+//! * Burn's burnpack (`.bpk`, our training checkpoints): [`read_burnpack`], [`write_burnpack`].
 //! * Either, chosen by content / extension: [`load_state_dict_any`], [`save_state_dict`],
 //!   [`describe`].
 //! * Building an initial OSTrack state: [`mae_to_ostrack_backbone`] (MAE pretrain → backbone
@@ -12,6 +13,7 @@
 
 mod atomic;
 mod bicubic;
+mod burnpack_file;
 mod describe;
 mod dtype_codec;
 mod head_init;
@@ -22,9 +24,12 @@ mod safetensors_file;
 mod state_dict;
 mod torch_file;
 
+pub use burnpack_file::{Burnpack, read_burnpack, read_burnpack_metadata, write_burnpack};
 pub use describe::describe;
 pub use head_init::init_center_head;
-pub use load::{WeightFormat, detect_format, load_state_dict_any, save_state_dict};
+pub use load::{
+    CHECKPOINT_MODEL_PREFIX, WeightFormat, detect_format, load_state_dict_any, save_state_dict,
+};
 pub use mae::{MappedBackbone, TrackerGeometry, mae_to_ostrack_backbone};
 pub use safetensors_file::{read_safetensors, write_safetensors};
 pub use state_dict::{DType, HostTensor, StateDict, TensorValues, Values, WeightsError};

@@ -5,20 +5,26 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use crate::burnpack_file::{Burnpack, is_burnpack, read_burnpack, write_burnpack};
 use crate::safetensors_file::{read_safetensors, write_safetensors};
 use crate::torch_file::{STATE_DICT_KEYS, extract_state_dict, write_torch_state_dict};
 use crate::{StateDict, WeightsError};
 
-/// The two on-disk formats this crate reads and writes.
+/// The on-disk formats this crate reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightFormat {
     /// `torch.save` zip archive (`.pth`, `.pth.tar`, `.pt`).
     Torch,
     SafeTensors,
+    /// Burn's container (`.bpk`); our training checkpoints keep the model under `model/`.
+    Burnpack,
 }
 
+/// Tensor-name prefix of the model in a training checkpoint (`.bpk`).
+pub const CHECKPOINT_MODEL_PREFIX: &str = "model/";
+
 impl WeightFormat {
-    /// The format an output path asks for: `.safetensors` or a PyTorch extension
+    /// The format an output path asks for: `.safetensors`, `.bpk` or a PyTorch extension
     /// (`.pth`, `.pt`, `.tar`, `.bin`, `.ckpt`).
     pub fn from_extension(path: &Path) -> Result<WeightFormat, WeightsError> {
         let ext = path
@@ -28,10 +34,11 @@ impl WeightFormat {
             .to_ascii_lowercase();
         match ext.as_str() {
             "safetensors" => Ok(WeightFormat::SafeTensors),
+            "bpk" => Ok(WeightFormat::Burnpack),
             "pth" | "pt" | "tar" | "bin" | "ckpt" => Ok(WeightFormat::Torch),
             _ => Err(WeightsError::Format {
                 path: path.to_path_buf(),
-                message: "unknown weight file extension: expected .safetensors, .pth, .pt, .pth.tar, .bin or .ckpt".into(),
+                message: "unknown weight file extension: expected .safetensors, .bpk, .pth, .pt, .pth.tar, .bin or .ckpt".into(),
             }),
         }
     }
@@ -53,6 +60,9 @@ pub fn detect_format(path: impl AsRef<Path>) -> Result<WeightFormat, WeightsErro
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Ok(WeightFormat::Torch);
     }
+    if is_burnpack(&head) {
+        return Ok(WeightFormat::Burnpack);
+    }
     // safetensors: u64 little-endian header length, then a JSON object.
     if head.len() == 9 && head[8] == b'{' {
         return Ok(WeightFormat::SafeTensors);
@@ -66,7 +76,7 @@ pub fn detect_format(path: impl AsRef<Path>) -> Result<WeightFormat, WeightsErro
     Err(WeightsError::Format {
         path: path.to_path_buf(),
         message: format!(
-            "neither a PyTorch zip checkpoint nor a safetensors file (first bytes {head:02x?})"
+            "not a PyTorch zip checkpoint, a safetensors file or a burnpack file (first bytes {head:02x?})"
         ),
     })
 }
@@ -82,6 +92,7 @@ pub fn load_state_dict_any(
     let state = match detect_format(path)? {
         WeightFormat::Torch => extract_state_dict(path, &STATE_DICT_KEYS)?,
         WeightFormat::SafeTensors => read_safetensors(path)?,
+        WeightFormat::Burnpack => burnpack_model(read_burnpack(path)?),
     };
     let Some(prefix) = prefix else {
         return Ok(state);
@@ -112,5 +123,23 @@ pub fn save_state_dict(path: impl AsRef<Path>, state: &StateDict) -> Result<(), 
     match WeightFormat::from_extension(path)? {
         WeightFormat::Torch => write_torch_state_dict(path, state),
         WeightFormat::SafeTensors => write_safetensors(path, state),
+        WeightFormat::Burnpack => write_burnpack(
+            path,
+            &Burnpack {
+                tensors: state.clone(),
+                ..Burnpack::default()
+            },
+        ),
+    }
+}
+
+/// The model of a training checkpoint (tensors under `model/`), or every tensor of a plain
+/// burnpack state dict.
+fn burnpack_model(pack: Burnpack) -> StateDict {
+    let model = pack.tensors.strip_prefix(CHECKPOINT_MODEL_PREFIX);
+    if model.is_empty() {
+        pack.tensors
+    } else {
+        model
     }
 }
