@@ -6,7 +6,7 @@ use burn::prelude::Device;
 use ostrack_cli::fixture::{Fixture, fixtures_dir};
 use ostrack_cli::weights_cmd::{convert, import_mae};
 use ostrack_model::{OSTrack, OSTrackConfig};
-use ostrack_weights::load_state_dict_any;
+use ostrack_weights::{StateDict, load_state_dict_any};
 
 fn fixture(name: &str) -> PathBuf {
     fixtures_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).join(name)
@@ -112,10 +112,12 @@ fn weights_for_another_variant_are_refused_with_shapes() {
 fn convert_round_trip_is_bit_exact() {
     let dir = tempfile::tempdir().unwrap();
     let st = dir.path().join("net.safetensors");
+    let bpk = dir.path().join("net.bpk");
     let pth = dir.path().join("net.pth");
     let original = load_state_dict_any(fixture("OSTrack_ep0001.pth.tar"), None).unwrap();
     convert(&fixture("OSTrack_ep0001.pth.tar"), None, &st).unwrap();
-    convert(&st, None, &pth).unwrap();
+    convert(&st, None, &bpk).unwrap();
+    convert(&bpk, None, &pth).unwrap();
     let back = load_state_dict_any(&pth, None).unwrap();
     // safetensors does not keep key order (PyTorch's load_state_dict does not need it); every
     // tensor must come back bit-exact with its dtype.
@@ -123,7 +125,7 @@ fn convert_round_trip_is_bit_exact() {
     for (key, t) in original.iter() {
         assert_eq!(back.get(key), Some(t), "{key} changed in the round trip");
     }
-    // And through our model: official → model → official.
+    // And through our model: official → model → official, also via a training checkpoint.
     let fx = Fixture::load(&fixture("model_tiny_ce.safetensors")).unwrap();
     let cfg = ostrack_cli::parity::fixture_model_config(&fx).unwrap();
     let model = OSTrack::new(&cfg, &Device::flex())
@@ -138,4 +140,32 @@ fn convert_round_trip_is_bit_exact() {
         assert_eq!(e.to_f32(), t.to_f32(), "{key} not bit-exact");
     }
     assert_eq!(exported.len(), original.len());
+    let ckpt = ostrack_train::save_checkpoint(
+        dir.path(),
+        &ostrack_train::TrainState {
+            format: 1,
+            config: "roundtrip".into(),
+            epochs_done: 1,
+            steps_into_epoch: 0,
+            global_step: 1,
+            seed: 0,
+            lr_head: 0.0,
+            lr_backbone: 0.0,
+            interrupted: false,
+        },
+        &ostrack_train::demo::demo_config().unwrap(),
+        &exported,
+        &StateDict::new(),
+    )
+    .unwrap();
+    let out = dir.path().join("from_checkpoint.pth");
+    convert(&ckpt, None, &out).unwrap();
+    let back = load_state_dict_any(&out, None).unwrap();
+    assert_eq!(
+        back.keys().collect::<Vec<_>>(),
+        original.keys().collect::<Vec<_>>()
+    );
+    for (key, t) in original.iter() {
+        assert_eq!(back.get(key).map(|b| b.to_f32()), Some(t.to_f32()), "{key}");
+    }
 }
