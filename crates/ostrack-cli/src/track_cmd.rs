@@ -23,6 +23,8 @@ pub struct TrackArgs {
     /// groundtruth.txt.
     #[arg(long)]
     pub init: Option<String>,
+    /// Folder for boxes.txt, lost.txt, track_plot.png/.svg (confidence and, with a per-frame
+    /// groundtruth.txt, IoU / AO / success rate) and the annotated output.
     #[arg(long, default_value = "track_output")]
     pub output: PathBuf,
     /// Frames whose confidence (peak score) is below this are marked as target lost.

@@ -41,7 +41,8 @@ pub(crate) enum AnnotatedSink {
         encoder: GifEncoder<std::fs::File>,
     },
     #[cfg(feature = "video")]
-    Video(crate::video::Mp4Sink),
+    // Boxed: the encoder state is kilobytes, the other variants a few words.
+    Video(Box<crate::video::Mp4Sink>),
 }
 
 /// Shown time of one GIF frame.
@@ -71,7 +72,9 @@ impl AnnotatedSink {
     #[cfg(feature = "video")]
     pub(crate) fn video(path: PathBuf) -> Result<Self> {
         let tmp = temp_in(&path)?;
-        Ok(Self::Video(crate::video::Mp4Sink::create(path, tmp)?))
+        Ok(Self::Video(Box::new(crate::video::Mp4Sink::create(
+            path, tmp,
+        )?)))
     }
 
     /// Adds one annotated frame (`name` is the source frame's name).

@@ -1,10 +1,11 @@
 //! `ostrack track`: runs the tracker over one frame source and writes `boxes.txt`
 //! (`x,y,w,h,score` per frame; frame 0 is the init box with score 1), `lost.txt`
-//! (`index,name,score` of frames scoring below the lost threshold) and, optionally, annotated
-//! output.
+//! (`index,name,score` of frames scoring below the lost threshold), a chart of the per-frame
+//! confidence (and IoU, when the source folder has a per-frame `groundtruth.txt`) as PNG and SVG,
+//! and, optionally, annotated output.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use burn::prelude::Device;
@@ -13,8 +14,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::draw::annotate;
 use crate::error::{Result, TrackError};
 use crate::output::{AnnotatedSink, write_atomic};
+use crate::overlap::{GroundTruth, GroundTruthOverlap, SUCCESS_IOU};
 use crate::params::load_model;
-use crate::source::{FrameSource, first_groundtruth_row, parse_box};
+use crate::plot::TrackChart;
+use crate::source::{FrameSource, parse_box};
 use crate::tracker::{StageTimes, StepRequest, Tracker, check_init_box};
 
 /// File names inside the output folder.
@@ -23,6 +26,8 @@ pub const LOST_FILE: &str = "lost.txt";
 pub const GIF_FILE: &str = "track.gif";
 pub const FRAMES_DIR: &str = "frames";
 pub const VIDEO_FILE: &str = "track.mp4";
+pub const PLOT_PNG_FILE: &str = "track_plot.png";
+pub const PLOT_SVG_FILE: &str = "track_plot.svg";
 
 /// Which annotated output to write besides `boxes.txt`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,6 +72,11 @@ pub struct TrackSummary {
     pub lost_frames: Vec<usize>,
     pub lost_file: Option<PathBuf>,
     pub annotated: Option<PathBuf>,
+    /// The confidence chart ([`PLOT_PNG_FILE`], [`PLOT_SVG_FILE`]).
+    pub plot_png: PathBuf,
+    pub plot_svg: PathBuf,
+    /// Overlap with the source folder's `groundtruth.txt`, when it has one box per frame.
+    pub overlap: Option<GroundTruthOverlap>,
     /// Frames per second of the whole loop: reading, tracking, drawing and writing.
     pub end_to_end_fps: f64,
     /// Frames per second as the original measures it (initialize/track calls only).
@@ -86,6 +96,21 @@ impl fmt::Display for TrackSummary {
         )?;
         if let Some(p) = &self.annotated {
             writeln!(f, "annotated output: {}", p.display())?;
+        }
+        writeln!(
+            f,
+            "plot: {}, {}",
+            self.plot_png.display(),
+            self.plot_svg.display()
+        )?;
+        if let Some(o) = &self.overlap {
+            writeln!(
+                f,
+                "against {}: {} over {} tracked frames",
+                o.groundtruth.display(),
+                overlap_text(o),
+                o.scored_frames()
+            )?;
         }
         if let Some(p) = &self.lost_file {
             writeln!(
@@ -120,13 +145,18 @@ pub fn parse_init(text: &str) -> Result<[f64; 4]> {
 /// Runs the tracker over `opts.source` (see [`TrackOptions`]).
 pub fn run_track(opts: &TrackOptions, device: &Device) -> Result<TrackSummary> {
     let source = FrameSource::open(&opts.source)?;
+    let origin = source.origin().to_path_buf();
+    let groundtruth = source
+        .groundtruth()
+        .map(|gt| GroundTruth::read(gt, source.frame_count()))
+        .transpose()?;
     // Where the init box came from (file and line), for errors about it.
     let mut init_from_file = None;
-    let init = match (opts.init, source.groundtruth()) {
+    let init = match (opts.init, &groundtruth) {
         (Some(b), _) => b,
         (None, Some(gt)) => {
-            let (line, b) = first_groundtruth_row(gt)?;
-            init_from_file = Some((gt.to_path_buf(), line));
+            let (line, b) = gt.rows[0];
+            init_from_file = Some((gt.path.clone(), line));
             b
         }
         (None, None) => {
@@ -177,6 +207,8 @@ pub fn run_track(opts: &TrackOptions, device: &Device) -> Result<TrackSummary> {
         sync_forward: false,
     };
     let mut lines = String::new();
+    let mut boxes = Vec::new();
+    let mut scores = Vec::new();
     let mut lost_lines = String::new();
     let mut lost_frames = Vec::new();
     let mut tracker_time = Duration::ZERO;
@@ -211,6 +243,8 @@ pub fn run_track(opts: &TrackOptions, device: &Device) -> Result<TrackSummary> {
             "{},{},{},{},{:.6}\n",
             bbox[0], bbox[1], bbox[2], bbox[3], score
         );
+        boxes.push(bbox);
+        scores.push(score);
         if lost {
             lost_frames.push(frame.index);
             lost_lines += &format!("{},{},{:.6}\n", frame.index, frame.name, score);
@@ -236,6 +270,25 @@ pub fn run_track(opts: &TrackOptions, device: &Device) -> Result<TrackSummary> {
         None => None,
     };
     let annotated = sink.map(AnnotatedSink::finish).transpose()?;
+    let overlap = groundtruth.as_ref().and_then(|gt| gt.overlap(&boxes));
+    let (plot_png, plot_svg) = (
+        opts.output.join(PLOT_PNG_FILE),
+        opts.output.join(PLOT_SVG_FILE),
+    );
+    let chart = TrackChart {
+        title: chart_title(
+            &origin,
+            frames,
+            opts.lost_threshold,
+            &lost_frames,
+            overlap.as_ref(),
+        ),
+        scores: &scores,
+        lost_threshold: opts.lost_threshold,
+        lost_frames: &lost_frames,
+        overlap: overlap.as_ref(),
+    };
+    ostrack_eval::write_chart(&chart, &plot_png, &plot_svg)?;
     let tracked = frames.saturating_sub(1).max(1) as u32;
     Ok(TrackSummary {
         frames,
@@ -244,6 +297,9 @@ pub fn run_track(opts: &TrackOptions, device: &Device) -> Result<TrackSummary> {
         lost_frames,
         lost_file,
         annotated,
+        plot_png,
+        plot_svg,
+        overlap,
         end_to_end_fps: frames as f64 / elapsed.max(1e-9),
         tracker_fps: frames as f64 / tracker_time.as_secs_f64().max(1e-9),
         mean_stage: StageTimes {
@@ -253,6 +309,34 @@ pub fn run_track(opts: &TrackOptions, device: &Device) -> Result<TrackSummary> {
             postprocess: stage_sum.postprocess / tracked,
         },
     })
+}
+
+fn overlap_text(o: &GroundTruthOverlap) -> String {
+    format!(
+        "AO {:.3}, success rate (IoU > {SUCCESS_IOU}) {:.3}",
+        o.average_overlap, o.success_rate
+    )
+}
+
+fn chart_title(
+    origin: &Path,
+    frames: usize,
+    lost_threshold: Option<f32>,
+    lost_frames: &[usize],
+    overlap: Option<&GroundTruthOverlap>,
+) -> String {
+    let name = origin.file_name().map_or_else(
+        || origin.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut title = format!("{name}: {frames} frames");
+    if let Some(t) = lost_threshold {
+        title += &format!(", {} lost (confidence < {t:.2})", lost_frames.len());
+    }
+    if let Some(o) = overlap {
+        title += &format!(", {}", overlap_text(o));
+    }
+    title
 }
 
 fn open_sink(opts: &TrackOptions) -> Result<Option<AnnotatedSink>> {

@@ -30,7 +30,8 @@ enum Kind {
     Files(Vec<PathBuf>),
     Gif(image::Frames<'static>),
     #[cfg(feature = "video")]
-    Video(crate::video::Mp4Frames),
+    // Boxed: the demuxer and decoder state is far larger than the other variants.
+    Video(Box<crate::video::Mp4Frames>),
 }
 
 /// A sequence of frames read in order (`Iterator<Item = Result<SourceFrame>>`).
@@ -165,7 +166,7 @@ impl FrameSource {
         let len = Some(frames.len());
         Ok(Self {
             origin: path.to_path_buf(),
-            kind: Kind::Video(frames),
+            kind: Kind::Video(Box::new(frames)),
             len,
             next: 0,
             groundtruth: None,
@@ -191,7 +192,8 @@ impl FrameSource {
         self.len
     }
 
-    /// `groundtruth.txt` beside the frames (used when `--init` is omitted).
+    /// `groundtruth.txt` beside the frames (the init box when `--init` is omitted, and the
+    /// per-frame overlap of `ostrack track`'s chart).
     pub fn groundtruth(&self) -> Option<&Path> {
         self.groundtruth.as_deref()
     }
@@ -269,7 +271,7 @@ pub fn first_groundtruth_box(path: &Path) -> Result<[f64; 4]> {
 }
 
 /// [`first_groundtruth_box`] with its 1-based line number.
-pub(crate) fn first_groundtruth_row(path: &Path) -> Result<(usize, [f64; 4])> {
+fn first_groundtruth_row(path: &Path) -> Result<(usize, [f64; 4])> {
     let text = std::fs::read_to_string(path).map_err(|e| TrackError::io(path, e))?;
     let (index, line) = text
         .lines()

@@ -366,4 +366,90 @@ mod tests {
         assert_eq!(annex_b_units(&out), vec![&[0x65u8, 1][..], &[0x41][..]]);
         assert!(length_prefixed_to_annex_b(&[0, 0, 0, 9, 1], 4, &mut out).is_err());
     }
+
+    /// A smooth gradient with a bright square moving right: easy content for H.264, so the
+    /// decoded frames must come back close to it.
+    fn synthetic_frame(t: u32, width: u32, height: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(width, height, |x, y| {
+            let inside = (10 + 6 * t..30 + 6 * t).contains(&x) && (20..40).contains(&y);
+            if inside {
+                image::Rgb([250, 250, 40])
+            } else {
+                image::Rgb([(x * 2) as u8, (y * 3) as u8, 90])
+            }
+        })
+    }
+
+    fn write_clip(path: &Path, frames: &[image::RgbImage]) {
+        let tmp = NamedTempFile::new_in(path.parent().unwrap()).unwrap();
+        let mut sink = Mp4Sink::create(path.to_path_buf(), tmp).unwrap();
+        for f in frames {
+            sink.push(f).unwrap();
+        }
+        assert_eq!(sink.finish().unwrap(), path);
+    }
+
+    #[test]
+    fn encoded_frames_decode_back_close_to_the_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.mp4");
+        // Odd sides: the encoder drops the last column and row (YUV 4:2:0).
+        let frames: Vec<_> = (0..8).map(|t| synthetic_frame(t, 97, 65)).collect();
+        write_clip(&path, &frames);
+
+        let mut decoded = Mp4Frames::open(&path).unwrap();
+        assert_eq!(decoded.len(), frames.len());
+        let mut count = 0;
+        while let Some(image) = decoded.next() {
+            let image = image.unwrap();
+            assert_eq!((image.width, image.height), (96, 64));
+            let source = &frames[count];
+            let mut abs_diff = 0u64;
+            for y in 0..64 {
+                for x in 0..96 {
+                    let i = (y as usize * 96 + x as usize) * 3;
+                    let decoded = &image.data[i..i + 3];
+                    for (&a, &b) in source.get_pixel(x, y).0.iter().zip(decoded) {
+                        abs_diff += u64::from(a.abs_diff(b));
+                    }
+                }
+            }
+            let mean = abs_diff as f64 / (96.0 * 64.0 * 3.0);
+            println!("frame {count}: mean |decoded - source| = {mean:.2}");
+            assert!(mean < 6.0, "frame {count}: mean abs difference {mean}");
+            // The square is where it was drawn (it moves 6 px per frame): its red channel is 250,
+            // the background's at most 2 * 95 = 190.
+            let centre_x = 20 + 6 * count;
+            let red = image.data[(30 * 96 + centre_x) * 3];
+            assert!(red > 220, "frame {count}: square missing (red {red})");
+            count += 1;
+        }
+        assert_eq!(count, frames.len());
+    }
+
+    #[test]
+    fn damaged_files_are_named_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.mp4");
+        write_clip(
+            &path,
+            &[synthetic_frame(0, 64, 48), synthetic_frame(1, 64, 48)],
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.path().join("cut.mp4");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let garbage = dir.path().join("garbage.mp4");
+        std::fs::write(&garbage, b"not a video at all").unwrap();
+        for bad in [&cut, &garbage] {
+            // Either the header or a frame fails; every error names the file.
+            let error = match Mp4Frames::open(bad) {
+                Err(e) => e,
+                Ok(mut frames) => std::iter::from_fn(|| frames.next())
+                    .find_map(|f| f.err())
+                    .expect("a damaged file must fail somewhere"),
+            };
+            let text = error.to_string();
+            assert!(text.starts_with(&bad.display().to_string()), "{text}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! `track` and `test` runs end to end on small synthetic data with the tiny fixture model:
-//! output files and layouts, resume, annotated output and bad-input errors.
+//! output files and layouts, resume, annotated output, the confidence/IoU chart and bad-input
+//! errors.
 
 mod common;
 
@@ -9,8 +10,8 @@ use burn::prelude::Device;
 use ostrack_data::synth::{SynthFormat, SynthOptions, generate};
 use ostrack_eval::DatasetId;
 use ostrack_track::{
-    FrameSource, SaveAnnotated, TestOptions, TrackError, TrackOptions, first_groundtruth_box,
-    parse_init, run_test, run_track,
+    FrameSource, SaveAnnotated, TestOptions, TrackError, TrackOptions, TrackSummary,
+    first_groundtruth_box, parse_init, run_test, run_track,
 };
 
 fn synth(format: SynthFormat, dir: &Path, sequences: usize, val_sequences: usize) -> PathBuf {
@@ -38,6 +39,140 @@ fn track_options(config: &Path, weights: &Path, source: &Path, output: &Path) ->
         save: SaveAnnotated::None,
         progress: false,
     }
+}
+
+/// Rows of numbers separated by commas, tabs or spaces (blank lines skipped).
+fn read_rows(path: &Path) -> Vec<Vec<f64>> {
+    read_lines(path)
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.split([',', '\t', ' '])
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// Both chart files exist where the summary says, are a decodable PNG of plausible size and a
+/// complete SVG; returns the SVG text.
+fn check_plot_files(summary: &TrackSummary, out: &Path) -> String {
+    assert_eq!(summary.plot_png, out.join(ostrack_track::PLOT_PNG_FILE));
+    assert_eq!(summary.plot_svg, out.join(ostrack_track::PLOT_SVG_FILE));
+    let png_bytes = std::fs::read(&summary.plot_png).unwrap();
+    assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(png_bytes.len() > 10_000, "{} bytes", png_bytes.len());
+    let png = image::load_from_memory(&png_bytes).unwrap().to_rgb8();
+    assert!(
+        png.width() >= 800 && png.height() >= 400,
+        "{:?}",
+        png.dimensions()
+    );
+    // Not a blank canvas: the plotted series and text put many non-white pixels down.
+    let inked = png.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+    assert!(inked > 5_000, "{inked} non-white pixels");
+    let svg = std::fs::read_to_string(&summary.plot_svg).unwrap();
+    assert!(svg.len() > 5_000, "{} bytes", svg.len());
+    assert!(
+        svg.trim_start().starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+    assert!(svg.contains("Confidence (peak score)"));
+    // No temporary files left beside the outputs.
+    for entry in std::fs::read_dir(out).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.') && !name.starts_with("tmp"), "{name}");
+    }
+    svg
+}
+
+/// IoU of two x,y,w,h boxes, written out independently of the crate.
+fn iou(a: &[f64], b: &[f64]) -> f64 {
+    let ix = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let iy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    let inter = ix.max(0.0) * iy.max(0.0);
+    inter / (a[2] * a[3] + b[2] * b[3] - inter)
+}
+
+/// Tracks a copy of `seq` whose ground truth is built from the boxes a first run tracked
+/// (`tracked`): odd frames exact (IoU 1), even frames shifted by half a width (IoU 1/3), frames 4
+/// and 9 absent (NaN). AO and success rate must be those computed here from the new boxes.txt.
+fn check_known_ground_truth(
+    base: &TrackOptions,
+    seq: &Path,
+    tracked: &[Vec<f64>],
+    dir: &Path,
+    device: &Device,
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 1..=tracked.len() {
+        let f = format!("{i:08}.jpg");
+        std::fs::copy(seq.join(&f), dir.join(&f)).unwrap();
+    }
+    let absent = [4, 9];
+    let truth: Vec<Vec<f64>> = tracked
+        .iter()
+        .enumerate()
+        .map(|(i, b)| match i {
+            _ if absent.contains(&i) => vec![f64::NAN; 4],
+            _ if i % 2 == 0 && i > 0 => vec![b[0] + b[2] / 2.0, b[1], b[2], b[3]],
+            _ => b.clone(),
+        })
+        .collect();
+    let text: String = truth
+        .iter()
+        .map(|b| format!("{},{},{},{}\n", b[0], b[1], b[2], b[3]))
+        .collect();
+    std::fs::write(dir.join("groundtruth.txt"), text).unwrap();
+    let out = dir.join("out");
+    let summary = run_track(
+        &TrackOptions {
+            source: dir.display().to_string(),
+            output: out.clone(),
+            init: None,
+            save: SaveAnnotated::None,
+            ..base.clone()
+        },
+        device,
+    )
+    .unwrap();
+    let boxes = read_rows(&summary.boxes_file);
+    // Deterministic tracker, same init box: the same boxes as the first run.
+    assert_eq!(boxes, tracked);
+    let want: Vec<Option<f64>> = (0..boxes.len())
+        .map(|i| (i > 0 && !absent.contains(&i)).then(|| iou(&boxes[i], &truth[i])))
+        .collect();
+    let scored: Vec<f64> = want.iter().flatten().copied().collect();
+    assert_eq!(scored.len(), boxes.len() - 1 - absent.len());
+    let ao = scored.iter().sum::<f64>() / scored.len() as f64;
+    let sr = scored.iter().filter(|&&v| v > 0.5).count() as f64 / scored.len() as f64;
+    // 9 exact frames (1, 3, ..., 19 without 9) and 8 at IoU 1/3 out of 17.
+    assert!((ao - (9.0 + 8.0 / 3.0) / 17.0).abs() < 1e-9, "{ao}");
+    assert_eq!(sr, 9.0 / 17.0);
+    let overlap = summary.overlap.as_ref().unwrap();
+    assert_eq!(overlap.ious.len(), want.len());
+    for (i, (got, want)) in overlap.ious.iter().zip(&want).enumerate() {
+        match (got, want) {
+            (Some(g), Some(w)) => assert!((g - w).abs() < 1e-12, "frame {i}: {g} vs {w}"),
+            (None, None) => {}
+            _ => panic!("frame {i}: {got:?} vs {want:?}"),
+        }
+    }
+    assert!((overlap.average_overlap - ao).abs() < 1e-12);
+    assert_eq!(overlap.success_rate, sr);
+    let svg = check_plot_files(&summary, &out);
+    let numbers = format!("AO {ao:.3}, success rate (IoU &gt; 0.5) {sr:.3}");
+    assert!(svg.contains(&numbers), "chart title lacks `{numbers}`");
+    assert!(
+        summary.to_string().contains("over 17 tracked frames"),
+        "{summary}"
+    );
+}
+
+fn lines_of_gt(seq: &Path) -> Vec<String> {
+    read_lines(&seq.join("groundtruth.txt"))
 }
 
 fn read_lines(path: &Path) -> Vec<String> {
@@ -98,6 +233,39 @@ fn track_writes_boxes_gif_frames_and_lost_marks() {
     );
     assert!(summary.lost_file.is_none() && !out.join(ostrack_track::LOST_FILE).exists());
 
+    // The chart, and AO / success rate recomputed here from boxes.txt and groundtruth.txt over
+    // the tracked frames (frame 0 is the given init box).
+    let svg = check_plot_files(&summary, &out);
+    let boxes = read_rows(&summary.boxes_file);
+    let truth = read_rows(&seq.join("groundtruth.txt"));
+    assert_eq!((boxes.len(), truth.len()), (20, 20));
+    let ious: Vec<f64> = (1..20).map(|i| iou(&boxes[i], &truth[i])).collect();
+    let ao = ious.iter().sum::<f64>() / 19.0;
+    let sr = ious.iter().filter(|&&v| v > 0.5).count() as f64 / 19.0;
+    let overlap = summary.overlap.as_ref().expect("per-frame groundtruth.txt");
+    assert_eq!(overlap.groundtruth, seq.join("groundtruth.txt"));
+    assert_eq!(overlap.scored_frames(), 19);
+    assert_eq!(overlap.ious[0], None);
+    for (i, (got, want)) in overlap.ious[1..].iter().zip(&ious).enumerate() {
+        let got = got.unwrap();
+        assert!(
+            (got - want).abs() < 1e-12,
+            "frame {}: {got} vs {want}",
+            i + 1
+        );
+    }
+    assert!((overlap.average_overlap - ao).abs() < 1e-12);
+    assert!((overlap.success_rate - sr).abs() < 1e-12);
+    println!("AO {ao:.4}, SR0.5 {sr:.4}");
+    check_known_ground_truth(&opts, &seq, &boxes, &tmp.path().join("known_gt"), &device);
+    // The title and the run summary carry both numbers.
+    let numbers = format!("AO {ao:.3}, success rate (IoU > 0.5) {sr:.3}");
+    let escaped = numbers.replace('>', "&gt;");
+    assert!(svg.contains(&escaped), "chart title lacks `{escaped}`");
+    assert!(svg.contains("IoU with ground truth"));
+    assert!(summary.to_string().contains(&numbers), "{summary}");
+    assert!(summary.to_string().contains("track_plot.png"), "{summary}");
+
     // Explicit --init, PNG frames with the attention overlay, every tracked frame "lost".
     let out = tmp.path().join("out_frames");
     let mut opts = track_options(&config, &weights, &seq, &out);
@@ -122,6 +290,30 @@ fn track_writes_boxes_gif_frames_and_lost_marks() {
     assert_ne!(init_frame.get_pixel(0, 0).0, [255, 0, 0]);
     // The same boxes with and without annotation (the tracker is deterministic).
     assert_eq!(read_lines(&summary.boxes_file)[19], lines[19]);
+    // The chart marks the threshold and every lost frame.
+    let svg = check_plot_files(&summary, &out);
+    assert!(svg.contains("lost threshold 1.50") && svg.contains("lost (19 frames)"));
+    // SVG text escapes `<` and `>`.
+    assert!(svg.contains("19 lost (confidence &lt; 1.50)"));
+
+    // A single init row (GOT-10k test style): init box only, no overlap panel.
+    let init_only = tmp.path().join("init_only");
+    std::fs::create_dir_all(&init_only).unwrap();
+    for i in 1..=3 {
+        let f = format!("{i:08}.jpg");
+        std::fs::copy(seq.join(&f), init_only.join(&f)).unwrap();
+    }
+    std::fs::write(
+        init_only.join("groundtruth.txt"),
+        lines_of_gt(&seq)[..1].join("\n"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out_init_only");
+    let summary = run_track(&track_options(&config, &weights, &init_only, &out), &device).unwrap();
+    assert_eq!((summary.frames, summary.init), (3, gt));
+    assert!(summary.overlap.is_none());
+    let svg = check_plot_files(&summary, &out);
+    assert!(!svg.contains("IoU with ground truth") && !svg.contains("AO "));
 }
 
 #[test]
@@ -271,6 +463,10 @@ fn bad_inputs_are_named_errors() {
         ..opts.clone()
     });
     assert!(e.contains("clip.mp4"), "{e}");
+    #[cfg(feature = "video")]
+    assert!(e.contains("not a readable MP4 file"), "{e}");
+    #[cfg(not(feature = "video"))]
+    assert!(e.contains("`video` cargo feature"), "{e}");
 
     // A broken ground-truth file is named with its line; a missing one asks for --init.
     let gt_seq = tmp.path().join("gt_seq");
@@ -286,6 +482,21 @@ fn bad_inputs_are_named_errors() {
     let e = err_of(&track_options(&config, &weights, &gt_seq, &out));
     assert!(
         e.contains("groundtruth.txt:3") && e.contains("outside"),
+        "{e}"
+    );
+    // Every row is checked, not only the first; the row count must match the frames.
+    std::fs::copy(seq.join("00000002.jpg"), gt_seq.join("00000002.jpg")).unwrap();
+    std::fs::write(gt_seq.join("groundtruth.txt"), "1,2,30,40\n\n1,2,NaN,x\n").unwrap();
+    let e = err_of(&track_options(&config, &weights, &gt_seq, &out));
+    assert!(e.contains("groundtruth.txt:3") && e.contains("`x`"), "{e}");
+    std::fs::write(
+        gt_seq.join("groundtruth.txt"),
+        "1,2,30,40\n1,2,30,40\n1,2,30,40\n",
+    )
+    .unwrap();
+    let e = err_of(&track_options(&config, &weights, &gt_seq, &out));
+    assert!(
+        e.contains("groundtruth.txt") && e.contains("has 3 boxes but the source has 2 frames"),
         "{e}"
     );
     std::fs::remove_file(gt_seq.join("groundtruth.txt")).unwrap();

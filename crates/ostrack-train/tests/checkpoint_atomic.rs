@@ -133,5 +133,8 @@ fn a_killed_save_keeps_the_previous_checkpoint() {
     );
     assert_eq!(found.model().unwrap(), previous);
     // `--weights` takes a checkpoint file directly (its model part).
-    assert_eq!(ostrack_weights::load_state_dict_any(&path, None).unwrap(), previous);
+    assert_eq!(
+        ostrack_weights::load_state_dict_any(&path, None).unwrap(),
+        previous
+    );
 }
