@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p ostrack-data --example bench_data -- \
 //!     --config configs/vitb_256_mae_ce_32x4_ep300.yaml --synth /tmp/ostrack-bench \
-//!     --samples 2048 --threads 1 [--reduced-decode on|off] [--seed N] [--root DIR]
+//!     --samples 2048 --threads 1 [--seed N] [--root DIR]
 //! ```
 //!
 //! With `--synth DIR` it writes (once) the benchmark's synthetic GOT-10k set (12 sequences × 80
@@ -26,11 +26,10 @@ struct Args {
     samples: usize,
     threads: usize,
     seed: u64,
-    reduced_decode: Option<bool>,
 }
 
 const USAGE: &str = "usage: bench_data --config FILE (--synth DIR | --root DIR) [--samples N] \
-                     [--threads T] [--seed S] [--reduced-decode on|off]";
+                     [--threads T] [--seed S]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -40,7 +39,6 @@ fn parse_args() -> Result<Args, String> {
         samples: 1024,
         threads: 0,
         seed: 1,
-        reduced_decode: None,
     };
     let mut have_config = false;
     let mut it = std::env::args().skip(1);
@@ -63,13 +61,6 @@ fn parse_args() -> Result<Args, String> {
             "--samples" => a.samples = number(value()?, "--samples")? as usize,
             "--threads" => a.threads = number(value()?, "--threads")? as usize,
             "--seed" => a.seed = number(value()?, "--seed")?,
-            "--reduced-decode" => {
-                a.reduced_decode = Some(match value()?.as_str() {
-                    "on" => true,
-                    "off" => false,
-                    v => return Err(format!("--reduced-decode expects on or off, got `{v}`")),
-                })
-            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -103,7 +94,6 @@ fn run() -> Result<(), String> {
         (None, None) => return Err(format!("give --root DIR or --synth DIR\n{USAGE}")),
     };
     let cfg = load_config(&a.config).map_err(|e| e.to_string())?;
-    let _ = a.reduced_decode;
     let opts = BenchOptions {
         samples: a.samples,
         threads: a.threads,

@@ -2,7 +2,8 @@
 //! rounding, padding and off-by-one.
 
 use crate::image::ImageView;
-use crate::resize::{Taps, vertical_combine, x_taps, y_taps};
+use crate::resize::{PixelTaps, RowTaps, Taps, vertical_combine, x_taps, y_taps};
+use crate::scratch::BufferPool;
 
 /// A box `[x, y, w, h]` in pixels (or normalised units where stated).
 pub type BoxXywh = [f64; 4];
@@ -149,40 +150,66 @@ pub fn sample_target(
     })
 }
 
-/// One output column of the horizontal pass: byte offsets of its two taps in a frame row, with
-/// weights that are zero where the tap falls on padding.
-#[derive(Clone, Copy)]
-struct ColumnTap {
-    off0: usize,
-    off1: usize,
-    w0: i32,
-    w1: i32,
-}
-
-fn column_taps(image: &ImageView<'_>, geo: &CropGeometry, xt: &[Taps]) -> Vec<ColumnTap> {
+/// The horizontal taps of the crop as pairs of neighbouring stored pixels of a frame row
+/// ([`PixelTaps`]): taps on padding get weight 0, and a mirrored view reads its pair in
+/// stored order with the weights swapped.
+fn column_taps(image: &ImageView<'_>, geo: &CropGeometry, xt: &[Taps]) -> RowTaps {
     let frame_col = |c: usize| geo.frame_x + c - geo.pad_left;
-    xt.iter()
-        .map(|t| {
-            let (off0, w0) = if geo.is_real_col(t.i0) {
-                (image.column_offset(frame_col(t.i0)), t.w0)
-            } else {
-                (0, 0)
-            };
-            let (off1, w1) = if geo.is_real_col(t.i1) {
-                (image.column_offset(frame_col(t.i1)), t.w1)
-            } else {
-                (0, 0)
-            };
-            ColumnTap { off0, off1, w0, w1 }
+    let tap = |i: usize, w: i32| {
+        geo.is_real_col(i)
+            .then(|| (image.column_offset(frame_col(i)), w))
+    };
+    let taps = xt
+        .iter()
+        .map(|t| match (tap(t.i0, t.w0), tap(t.i1, t.w1)) {
+            (Some((o0, w0)), Some((o1, w1))) if w1 != 0 && w0 != 0 => {
+                if o1 == o0 + 3 {
+                    PixelTaps {
+                        base: o0,
+                        a: w0,
+                        b: w1,
+                    }
+                } else if o0 == o1 + 3 {
+                    PixelTaps {
+                        base: o1,
+                        a: w1,
+                        b: w0,
+                    }
+                } else {
+                    // Bilinear taps are neighbours unless clamped onto one pixel.
+                    debug_assert_eq!(o0, o1);
+                    PixelTaps {
+                        base: o0,
+                        a: w0 + w1,
+                        b: 0,
+                    }
+                }
+            }
+            (Some((o0, w0)), Some((_, 0)) | None) => PixelTaps {
+                base: o0,
+                a: w0,
+                b: 0,
+            },
+            (Some((_, 0)) | None, Some((o1, w1))) => PixelTaps {
+                base: o1,
+                a: w1,
+                b: 0,
+            },
+            _ => PixelTaps {
+                base: 0,
+                a: 0,
+                b: 0,
+            },
         })
-        .collect()
+        .collect();
+    RowTaps::new(taps)
 }
 
 #[inline(always)]
 fn horizontal_pass(
     image: &ImageView<'_>,
     frame_row: Option<usize>,
-    taps: &[ColumnTap],
+    taps: &RowTaps,
     out: &mut [i32],
 ) {
     let Some(y) = frame_row else {
@@ -192,17 +219,12 @@ fn horizontal_pass(
     let row = image.row(y);
     if image.is_gray() {
         let gray = |o: usize| crate::image::rgb_to_gray(row[o], row[o + 1], row[o + 2]) as i32;
-        for (t, d) in taps.iter().zip(out.chunks_exact_mut(3)) {
-            let v = gray(t.off0) * t.w0 + gray(t.off1) * t.w1;
-            d.fill(v);
+        for (t, d) in taps.taps.iter().zip(out.chunks_exact_mut(3)) {
+            let second = if t.b != 0 { gray(t.base + 3) * t.b } else { 0 };
+            d.fill(gray(t.base) * t.a + second);
         }
     } else {
-        for (t, d) in taps.iter().zip(out.chunks_exact_mut(3)) {
-            let (a, b) = (t.off0, t.off1);
-            d[0] = row[a] as i32 * t.w0 + row[b] as i32 * t.w1;
-            d[1] = row[a + 1] as i32 * t.w0 + row[b + 1] as i32 * t.w1;
-            d[2] = row[a + 2] as i32 * t.w0 + row[b + 2] as i32 * t.w1;
-        }
+        taps.apply(row, out);
     }
 }
 
@@ -249,7 +271,9 @@ fn resize_crop_impl(
     }
     let taps = column_taps(image, geo, xt);
     let width = out_sz * 3;
-    let mut out = vec![0u8; out_sz * width];
+    // Every output row is written below.
+    let mut out = CROP_BUFFERS.with(|p| p.take(out_sz * width));
+    out.truncate(out_sz * width);
     // Two cached horizontal rows, keyed by crop row (OpenCV's ring buffer does the same).
     let mut cache: [(Option<usize>, Vec<i32>); 2] =
         [(None, vec![0; width]), (None, vec![0; width])];
@@ -279,6 +303,15 @@ fn resize_crop_impl(
         vertical_combine(&cache[0].1, &cache[1].1, t.w0, t.w1, dst);
     }
     out
+}
+
+thread_local! {
+    static CROP_BUFFERS: BufferPool = const { BufferPool::new() };
+}
+
+/// Hands the pixels of a crop that is no longer needed back for reuse on this thread.
+pub(crate) fn recycle_pixels(pixels: Vec<u8>) {
+    CROP_BUFFERS.with(|p| p.give(pixels));
 }
 
 /// The float64 path of `cv2.resize` on the 0/1 padding mask followed by `astype(bool)`: an output
@@ -361,6 +394,46 @@ mod tests {
         let view = ImageView::region(&[], 0, (0, 0), (10, 10));
         let crop = sample_target(view, [-40.0, 2.0, 4.0, 4.0], 1.0, 8).unwrap();
         assert!(crop.pixels.iter().all(|&p| p == 0) && crop.att_mask.iter().all(|&m| m));
+    }
+
+    #[test]
+    fn mirrored_and_grey_views_crop_like_materialised_frames() {
+        let (w, h) = (61, 47);
+        let mut img = crate::image::RgbImage::new(w, h);
+        for (i, v) in img.data.iter_mut().enumerate() {
+            *v = (i * 7919 % 251) as u8;
+        }
+        let materialise = |flip: bool, gray: bool| {
+            let view = img.view().flipped(flip).grayscale(gray);
+            let mut out = crate::image::RgbImage::new(w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    let o = 3 * (y * w + x);
+                    out.data[o..o + 3].copy_from_slice(&view.pixel(x, y));
+                }
+            }
+            out
+        };
+        let boxes = [
+            [20.0, 15.0, 12.0, 9.0],
+            [-5.0, 30.0, 14.0, 20.0],
+            [50.0, -3.0, 9.0, 11.0],
+            [1.0, 1.0, 58.0, 44.0],
+            [40.3, 20.7, 3.2, 2.9],
+        ];
+        for flip in [false, true] {
+            for gray in [false, true] {
+                let frame = materialise(flip, gray);
+                for bb in boxes {
+                    for (factor, size) in [(2.0, 16), (4.0, 40), (1.0, 7)] {
+                        let view = img.view().flipped(flip).grayscale(gray);
+                        let got = sample_target(view, bb, factor, size).unwrap();
+                        let want = sample_target(frame.view(), bb, factor, size).unwrap();
+                        assert_eq!(got, want, "flip {flip} gray {gray} box {bb:?} x{factor}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub fn decode_frame(bytes: &[u8], path: &Path) -> Result<RgbImage, DataError> {
     // Our decoder reproduces libjpeg-turbo (OpenCV) pixels; it leaves rarer JPEG flavours
     // (progressive, 12-bit, CMYK, unusual subsampling) to zune-jpeg.
     match crate::jpeg::decode_region(bytes, 0, 0, usize::MAX / 4, usize::MAX / 4) {
-        Ok(Some(r)) => RgbImage::from_raw(r.w, r.h, r.data)
+        Ok(Some(r)) => RgbImage::from_raw(r.w, r.h, r.into_pixels())
             .ok_or_else(|| DataError::file(path, "internal JPEG size mismatch")),
         Ok(None) => decode_jpeg(bytes, path, false),
         Err(e) => Err(DataError::file(path, format!("cannot decode JPEG: {e}"))),
@@ -43,7 +43,7 @@ pub fn decode_frame_strict(bytes: &[u8], path: &Path) -> Result<RgbImage, DataEr
         ));
     }
     match crate::jpeg::decode_region(bytes, 0, 0, usize::MAX / 4, usize::MAX / 4) {
-        Ok(Some(r)) => RgbImage::from_raw(r.w, r.h, r.data)
+        Ok(Some(r)) => RgbImage::from_raw(r.w, r.h, r.into_pixels())
             .ok_or_else(|| DataError::file(path, "internal JPEG size mismatch")),
         Ok(None) => decode_jpeg(bytes, path, true),
         Err(e) => Err(DataError::file(path, format!("cannot decode JPEG: {e}"))),

@@ -84,6 +84,7 @@ impl EncodedFrame {
             if let Some(r) = region {
                 let size = (self.width, self.height);
                 return Ok(DecodedFrame {
+                    len: r.w * 3 * r.h,
                     data: r.data,
                     stride: r.w * 3,
                     origin: (r.x0, r.y0),
@@ -103,6 +104,7 @@ impl EncodedFrame {
         }
         Ok(DecodedFrame {
             stride: img.width * 3,
+            len: img.data.len(),
             data: img.data,
             origin: (0, 0),
             size: (self.width, self.height),
@@ -112,7 +114,9 @@ impl EncodedFrame {
 
 /// Decoded pixels of (a part of) a frame.
 pub(crate) struct DecodedFrame {
+    /// Rows of `stride` bytes: `len` bytes, possibly followed by unused ones.
     data: Vec<u8>,
+    len: usize,
     stride: usize,
     origin: (usize, usize),
     size: (usize, usize),
@@ -120,7 +124,13 @@ pub(crate) struct DecodedFrame {
 
 impl DecodedFrame {
     pub fn view(&self) -> ImageView<'_> {
-        ImageView::region(&self.data, self.stride, self.origin, self.size)
+        ImageView::region(&self.data[..self.len], self.stride, self.origin, self.size)
+    }
+}
+
+impl Drop for DecodedFrame {
+    fn drop(&mut self) {
+        jpeg::recycle(std::mem::take(&mut self.data));
     }
 }
 

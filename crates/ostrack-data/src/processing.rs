@@ -2,6 +2,8 @@
 //! joint grey/flip, box jitter, `sample_target`, box into crop coordinates, per-crop brightness
 //! and flip, normalisation and the validity checks.
 
+use std::mem::MaybeUninit;
+
 use rand::RngExt;
 use rand::rngs::StdRng;
 
@@ -9,6 +11,7 @@ use crate::crop::{BoxXywh, CropError, CropGeometry, sample_target, transform_ima
 use crate::error::DataError;
 use crate::frames::{EncodedFrame, Rect};
 use crate::image::ImageView;
+use crate::planes::{Normalization, to_planes};
 use ostrack_config::{CropSection, ExperimentConfig};
 
 /// Crop settings of one branch (`DATA.TEMPLATE` / `DATA.SEARCH`).
@@ -162,10 +165,12 @@ fn needed_rect(plan: &BranchPlan, frame_w: usize, flip: bool) -> Rect {
     Rect { x0, y0, w, h }.unmirrored(frame_w, flip)
 }
 
-/// Where one branch's outputs go: a `3 × S × S` image and an `S × S` padding mask.
+/// Where one branch's outputs go: a `3 × S × S` image and an `S × S` padding mask. The slots
+/// may start uninitialised (batch arrays are not zeroed first); a branch that succeeds writes
+/// every element of both.
 pub(crate) struct CropSlot<'a> {
-    pub image: &'a mut [f32],
-    pub att: &'a mut [bool],
+    pub image: &'a mut [MaybeUninit<f32>],
+    pub att: &'a mut [MaybeUninit<bool>],
 }
 
 /// Crops, transforms and checks one branch, writing into `slot`; returns the normalised box.
@@ -177,7 +182,7 @@ fn finish_branch(
     rng: &mut StdRng,
     slot: CropSlot<'_>,
 ) -> Result<[f32; 4], Rejection> {
-    let crop = sample_target(view, plan.jittered, p.factor, p.size).map_err(Rejection::Crop)?;
+    let mut crop = sample_target(view, plan.jittered, p.factor, p.size).map_err(Rejection::Crop)?;
     let mut anno = transform_image_to_crop(
         plan.gt,
         plan.jittered,
@@ -199,90 +204,23 @@ fn finish_branch(
     };
     if flip {
         anno[0] = 1.0 - anno[0] - anno[2];
+        crop.att_mask
+            .chunks_exact_mut(s)
+            .for_each(<[bool]>::reverse);
     }
+    check_validity(&crop.att_mask, s, params.validity_stride)?;
     let plane = s * s;
     let (r, rest) = slot.image.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
-    to_planes(
-        &crop.pixels,
-        s,
-        [r, g, b],
+    let norm = Normalization {
         brightness,
-        params.mean,
-        params.std,
-        flip,
-    );
-    slot.att.copy_from_slice(&crop.att_mask);
-    if flip {
-        slot.att.chunks_exact_mut(s).for_each(<[bool]>::reverse);
-    }
-    check_validity(slot.att, s, params.validity_stride)?;
+        mean: params.mean,
+        std: params.std,
+    };
+    to_planes(&crop.pixels, s, [r, g, b], &norm, flip);
+    slot.att.write_copy_of_slice(&crop.att_mask);
+    crate::crop::recycle_pixels(crop.pixels);
     Ok(anno.map(|v| v as f32))
-}
-
-/// Interleaved RGB bytes → normalised float planes: `ToTensorAndJitter` (or `ToTensor`),
-/// the per-crop flip and `Normalize`, in the original's float32 operation order.
-fn to_planes(
-    pixels: &[u8],
-    s: usize,
-    planes: [&mut [f32]; 3],
-    brightness: Option<f32>,
-    mean: [f32; 3],
-    std: [f32; 3],
-    flip: bool,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { to_planes_avx2(pixels, s, planes, brightness, mean, std, flip) };
-    }
-    to_planes_impl(pixels, s, planes, brightness, mean, std, flip)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn to_planes_avx2(
-    pixels: &[u8],
-    s: usize,
-    planes: [&mut [f32]; 3],
-    brightness: Option<f32>,
-    mean: [f32; 3],
-    std: [f32; 3],
-    flip: bool,
-) {
-    to_planes_impl(pixels, s, planes, brightness, mean, std, flip)
-}
-
-#[inline(always)]
-fn to_planes_impl(
-    pixels: &[u8],
-    s: usize,
-    planes: [&mut [f32]; 3],
-    brightness: Option<f32>,
-    mean: [f32; 3],
-    std: [f32; 3],
-    flip: bool,
-) {
-    for (c, plane) in planes.into_iter().enumerate() {
-        let (m, sd) = (mean[c], std[c]);
-        for (src, dst) in pixels.chunks_exact(3 * s).zip(plane.chunks_exact_mut(s)) {
-            match brightness {
-                Some(scale) => {
-                    for (d, p) in dst.iter_mut().zip(src.chunks_exact(3)) {
-                        *d = ((p[c] as f32 * scale).clamp(0.0, 1.0) - m) / sd;
-                    }
-                }
-                None => {
-                    for (d, p) in dst.iter_mut().zip(src.chunks_exact(3)) {
-                        *d = (p[c] as f32 / 255.0 - m) / sd;
-                    }
-                }
-            }
-            if flip {
-                dst.reverse();
-            }
-        }
-    }
 }
 
 /// The original's two checks on the (transformed) padding mask: not all padding, and not all

@@ -100,6 +100,105 @@ pub(crate) fn y_taps(n_src: usize, n_dst: usize) -> Vec<Taps> {
         .collect()
 }
 
+/// One output pixel of the horizontal pass over interleaved RGB, with its two taps expressed as
+/// neighbouring stored pixels: channel `c` is `row[base + c] * a + row[base + 3 + c] * b`.
+/// Taps on padding have weight 0 and a tap pair that is not adjacent collapses onto one pixel,
+/// so the sums are the same integers as OpenCV's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PixelTaps {
+    pub base: usize,
+    pub a: i32,
+    pub b: i32,
+}
+
+/// The horizontal taps of a crop, with each output pixel's weights also laid out for the
+/// vector kernel.
+pub(crate) struct RowTaps {
+    pub taps: Vec<PixelTaps>,
+    /// Per output pixel: `[a, b, a, b, a, b, 0, 0]`.
+    lane_weights: Vec<[i16; 8]>,
+}
+
+impl RowTaps {
+    pub fn new(taps: Vec<PixelTaps>) -> Self {
+        let lane_weights = taps
+            .iter()
+            .map(|t| {
+                let (a, b) = (t.a as i16, t.b as i16);
+                [a, b, a, b, a, b, 0, 0]
+            })
+            .collect();
+        Self { taps, lane_weights }
+    }
+
+    /// Exact horizontal sums of one stored row into `out` (`3 * taps.len()` values).
+    #[inline(always)]
+    pub fn apply(&self, row: &[u8], out: &mut [i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { self.apply_avx2(row, out) };
+        }
+        for (k, t) in self.taps.iter().enumerate() {
+            pixel_sums(row, t, &mut out[3 * k..3 * k + 3]);
+        }
+    }
+
+    /// Two output pixels per step, one per 128-bit half: each pixel's 8-byte load is shuffled
+    /// into `(tap0, tap1)` channel pairs, widened to 16 bits and multiply-added with its
+    /// weights (exact: the sums stay far below 2^31), then the six sums are packed together.
+    /// Pixels whose 8-byte load would leave the row, and a last pixel pair whose 8-lane store
+    /// would leave `out`, go one by one.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn apply_avx2(&self, row: &[u8], out: &mut [i32]) {
+        use std::arch::x86_64::*;
+        let n = self.taps.len();
+        assert!(out.len() >= 3 * n);
+        let shuffle = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 8, 11, 9, 12, 10, 13, -1, -1);
+        let pack = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+        let mut k = 0;
+        while k < n {
+            let t0 = &self.taps[k];
+            let fits = k + 1 < n
+                && 3 * k + 8 <= out.len()
+                && t0.base + 8 <= row.len()
+                && self.taps[k + 1].base + 8 <= row.len();
+            if !fits {
+                pixel_sums(row, t0, &mut out[3 * k..3 * k + 3]);
+                k += 1;
+                continue;
+            }
+            let t1 = &self.taps[k + 1];
+            // SAFETY: both pixel loads read 8 bytes inside `row`, the weight load reads the
+            // entries of pixels `k` and `k + 1 < n`, and the store writes 8 values inside `out`
+            // (all checked just above).
+            unsafe {
+                let lo = _mm_loadl_epi64(row.as_ptr().add(t0.base) as *const __m128i);
+                let hi = _mm_loadl_epi64(row.as_ptr().add(t1.base) as *const __m128i);
+                let bytes = _mm_shuffle_epi8(_mm_unpacklo_epi64(lo, hi), shuffle);
+                let weights =
+                    _mm256_loadu_si256(self.lane_weights.as_ptr().add(k) as *const __m256i);
+                let sums = _mm256_madd_epi16(_mm256_cvtepu8_epi16(bytes), weights);
+                let sums = _mm256_permutevar8x32_epi32(sums, pack);
+                _mm256_storeu_si256(out.as_mut_ptr().add(3 * k) as *mut __m256i, sums);
+            }
+            k += 2;
+        }
+    }
+}
+
+/// One output pixel of the horizontal pass (never reads the second pixel when its weight is 0,
+/// which is where it may lie outside the row).
+#[inline(always)]
+fn pixel_sums(row: &[u8], t: &PixelTaps, out: &mut [i32]) {
+    let px = &row[t.base..];
+    for c in 0..3 {
+        let second = if t.b != 0 { px[3 + c] as i32 * t.b } else { 0 };
+        out[c] = px[c] as i32 * t.a + second;
+    }
+}
+
 /// OpenCV's vertical combination of two horizontally resized rows into 8-bit output.
 #[inline(always)]
 pub(crate) fn vertical_combine(row0: &[i32], row1: &[i32], w0: i32, w1: i32, out: &mut [u8]) {
@@ -131,6 +230,47 @@ pub(crate) fn vertical_combine(row0: &[i32], row1: &[i32], w0: i32, w1: i32, out
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vector_horizontal_pass_equals_the_per_pixel_sums() {
+        let mut seed = 7u32;
+        let mut rnd = |n: u32| {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            (seed >> 8) % n
+        };
+        for width in [1usize, 2, 3, 5, 17, 64] {
+            let row: Vec<u8> = (0..3 * width).map(|_| rnd(256) as u8).collect();
+            for n in [1usize, 2, 3, 8, 33] {
+                let taps: Vec<PixelTaps> = (0..n)
+                    .map(|_| {
+                        let px = rnd(width as u32) as usize;
+                        let last = px + 1 == width;
+                        let a = rnd(2049) as i32;
+                        let b = if last || rnd(3) == 0 {
+                            0
+                        } else {
+                            rnd(2049) as i32
+                        };
+                        PixelTaps { base: 3 * px, a, b }
+                    })
+                    .collect();
+                let mut want = Vec::new();
+                for t in &taps {
+                    for c in 0..3 {
+                        let second = if t.b != 0 {
+                            row[t.base + 3 + c] as i32 * t.b
+                        } else {
+                            0
+                        };
+                        want.push(row[t.base + c] as i32 * t.a + second);
+                    }
+                }
+                let mut got = vec![-1; 3 * n];
+                RowTaps::new(taps).apply(&row, &mut got);
+                assert_eq!(got, want, "width {width}, {n} pixels");
+            }
+        }
+    }
 
     #[test]
     fn exact_2x_downscale_equals_area_average() {

@@ -1,5 +1,9 @@
 //! Entropy decoding of baseline JPEG: the bit reader (byte stuffing, markers) and Huffman
-//! tables with a 9-bit lookahead, including a combined run/value table for short AC codes.
+//! tables with an 11-bit lookahead, including a combined run/value table for short AC codes
+//! and a multi-symbol table for skipping blocks.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Bits of lookahead (codes and short AC code+value pairs up to this length decode with one
 /// table look-up).
@@ -130,6 +134,22 @@ fn extend(v: u32, s: u32) -> i32 {
     }
 }
 
+/// Bits of lookahead of the multi-symbol skipping table (8 KiB per AC table at 12).
+const SKIP_LOOKAHEAD: u32 = 12;
+
+/// Tables built recently on this thread, keyed by class and the DHT bytes that define them.
+/// Frames from one camera or encoder share their tables, and building the lookup tables costs
+/// more than decoding a small region, so rebuilding them for every frame is wasted work.
+const TABLE_CACHE_SIZE: usize = 8;
+
+/// A cached table: whether it is an AC table, its `BITS` counts followed by `HUFFVAL`, and
+/// the table.
+type CachedTable = (bool, Vec<u8>, Rc<HuffmanTable>);
+
+thread_local! {
+    static TABLE_CACHE: RefCell<Vec<CachedTable>> = const { RefCell::new(Vec::new()) };
+}
+
 /// A decoding table for one Huffman code.
 pub(crate) struct HuffmanTable {
     /// `(length << 8) | symbol` for codes of at most `LOOKAHEAD` bits, 0 otherwise.
@@ -137,12 +157,39 @@ pub(crate) struct HuffmanTable {
     /// For AC tables: `(value << 16) | (run << 8) | total_bits` when a code and its value bits
     /// fit the lookahead together, 0 otherwise.
     fast_ac: Vec<i32>,
+    /// For AC tables: what skipping the next lookahead bits amounts to, as many whole
+    /// (code, value) pairs as fit: `eob << 15 | coefficient_advance << 8 | total_bits`, where
+    /// `eob` says the last pair is an end-of-block code (not counted in the advance); 0 when
+    /// not even one pair fits.
+    skip_ac: Vec<u16>,
     maxcode: [i32; 18],
     valoffset: [i32; 17],
     values: Vec<u8>,
 }
 
 impl HuffmanTable {
+    /// [`HuffmanTable::new`], reusing an identical table built earlier on this thread.
+    pub fn cached(counts: &[u8; 16], values: &[u8], is_ac: bool) -> Result<Rc<Self>, String> {
+        let same = |(ac, key, _): &CachedTable| {
+            *ac == is_ac
+                && key.len() == 16 + values.len()
+                && key[..16] == counts[..]
+                && key[16..] == *values
+        };
+        let hit = TABLE_CACHE.with_borrow(|c| c.iter().find(|e| same(e)).map(|e| e.2.clone()));
+        if let Some(t) = hit {
+            return Ok(t);
+        }
+        let table = Rc::new(Self::new(counts, values, is_ac)?);
+        TABLE_CACHE.with_borrow_mut(|c| {
+            if c.len() == TABLE_CACHE_SIZE {
+                c.remove(0);
+            }
+            c.push((is_ac, [&counts[..], values].concat(), table.clone()));
+        });
+        Ok(table)
+    }
+
     /// Builds the table from the `BITS` counts (codes of length 1..=16) and `HUFFVAL`.
     pub fn new(counts: &[u8; 16], values: &[u8], is_ac: bool) -> Result<Self, String> {
         let total: usize = counts.iter().map(|&c| c as usize).sum();
@@ -191,9 +238,17 @@ impl HuffmanTable {
                 }
             }
         }
+        let skip_ac = if is_ac {
+            (0..1u32 << SKIP_LOOKAHEAD)
+                .map(|i| skip_entry(&maxcode, &valoffset, values, i))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             fast,
             fast_ac,
+            skip_ac,
             maxcode,
             valoffset,
             values: values.to_vec(),
@@ -224,6 +279,48 @@ impl HuffmanTable {
         }
         Err("corrupt Huffman code".into())
     }
+}
+
+/// The symbol whose code starts `pos` bits into the `SKIP_LOOKAHEAD` bits of `bits`, with its
+/// code length, if the whole code lies within those bits.
+fn symbol_at(
+    maxcode: &[i32; 18],
+    valoffset: &[i32; 17],
+    values: &[u8],
+    bits: u32,
+    pos: u32,
+) -> Option<(u32, u8)> {
+    for len in 1..=(SKIP_LOOKAHEAD - pos).min(16) {
+        let code = ((bits >> (SKIP_LOOKAHEAD - pos - len)) & ((1 << len) - 1)) as i32;
+        if code <= maxcode[len as usize] {
+            let idx = (valoffset[len as usize] + code) as usize;
+            return values.get(idx).map(|&v| (len, v));
+        }
+    }
+    None
+}
+
+/// The [`HuffmanTable::skip_ac`] entry of the lookahead bits `bits`.
+fn skip_entry(maxcode: &[i32; 18], valoffset: &[i32; 17], values: &[u8], bits: u32) -> u16 {
+    let (mut pos, mut advance, mut eob) = (0u32, 0u32, false);
+    while let Some((len, rs)) = symbol_at(maxcode, valoffset, values, bits, pos) {
+        let (run, s) = ((rs >> 4) as u32, (rs & 15) as u32);
+        if s == 0 && run != 15 {
+            pos += len;
+            eob = true;
+            break;
+        }
+        let step = if s == 0 { 16 } else { run + 1 };
+        if pos + len + s > SKIP_LOOKAHEAD || advance + step > 64 {
+            break;
+        }
+        pos += len + s;
+        advance += step;
+    }
+    if pos == 0 {
+        return 0;
+    }
+    ((eob as u16) << 15) | ((advance as u16) << 8) | pos as u16
 }
 
 /// Decodes one 8×8 block into `coefs` (natural order, dequantised), updating the DC predictor.
@@ -303,12 +400,21 @@ pub(crate) fn skip_block(
     *pred += r.receive_extend(s);
     let mut k = 1usize;
     while k < 64 {
-        let look = r.peek(LOOKAHEAD);
-        let fa = ac.fast_ac[look as usize];
-        if fa != 0 {
-            k += ((fa >> 8) & 0xFF) as usize + 1;
-            r.consume((fa & 0xFF) as u32);
-            continue;
+        let look = r.peek(SKIP_LOOKAHEAD);
+        let e = ac.skip_ac[look as usize];
+        if e != 0 {
+            // Several (code, value) pairs at once, as long as they stay inside the block: the
+            // block ends without an end-of-block code once coefficient 63 is reached.
+            let advance = ((e >> 8) & 0x7F) as usize;
+            let eob = e & 0x8000 != 0;
+            if (eob && k + advance < 64) || (!eob && k + advance <= 64) {
+                r.consume((e & 0xFF) as u32);
+                k += advance;
+                if eob {
+                    break;
+                }
+                continue;
+            }
         }
         let rs = ac.decode(r)?;
         let (run, s) = ((rs >> 4) as usize, rs & 15);

@@ -14,11 +14,15 @@ mod color;
 mod huffman;
 mod idct;
 
+use std::rc::Rc;
+
+use crate::scratch::BufferPool;
+
 use huffman::{BitReader, HuffmanTable, clear_block, decode_block, skip_block};
 
 /// Decoded pixels of a rectangle of a frame.
 pub(crate) struct Region {
-    /// RGB rows of `w * 3` bytes.
+    /// RGB rows of `w * 3` bytes (and possibly unused bytes after the last row).
     pub data: Vec<u8>,
     pub x0: usize,
     pub y0: usize,
@@ -40,8 +44,8 @@ struct Frame {
     height: usize,
     components: Vec<Component>,
     quant: [Option<[i32; 64]>; 4],
-    dc: [Option<HuffmanTable>; 4],
-    ac: [Option<HuffmanTable>; 4],
+    dc: [Option<Rc<HuffmanTable>>; 4],
+    ac: [Option<Rc<HuffmanTable>>; 4],
     restart_interval: usize,
     /// Byte offset of the entropy-coded data of the (single) scan.
     scan_start: usize,
@@ -116,7 +120,7 @@ fn parse(b: &[u8]) -> Result<Option<Frame>, String> {
                     let total: usize = counts.iter().map(|&c| c as usize).sum();
                     let values = seg.get(p + 17..p + 17 + total).ok_or("truncated DHT")?;
                     let (class, slot) = (tc_th >> 4, (tc_th & 3) as usize);
-                    let table = HuffmanTable::new(&counts, values, class == 1)?;
+                    let table = HuffmanTable::cached(&counts, values, class == 1)?;
                     if class == 0 {
                         f.dc[slot] = Some(table)
                     } else {
@@ -241,30 +245,32 @@ fn decode_region_impl(
             h: 0,
         }));
     }
-    // One MCU of margin gives the chroma upsampling its neighbours.
-    let mc0 = (x0 / mcu_w).saturating_sub(1);
-    let mc1 = ((x1 - 1) / mcu_w + 1).min(mcus_x - 1);
-    let mr0 = (y0 / mcu_h).saturating_sub(1);
-    let mr1 = ((y1 - 1) / mcu_h + 1).min(mcus_y - 1);
+    // The MCUs holding the region's pixels and, where chroma is subsampled, the neighbouring
+    // chroma samples the triangle upsampling reads (one chroma sample, i.e. 8 per MCU).
+    let (mc0, mc1) = mcu_span(x0, x1, hmax, mcus_x);
+    let (mr0, mr1) = mcu_span(y0, y1, vmax, mcus_y);
 
     let comps: Vec<(&Component, [i32; 64], &HuffmanTable, &HuffmanTable)> = f
         .components
         .iter()
         .map(|c| {
             let q = f.quant[c.tq].ok_or("missing quantisation table")?;
-            let dc = f.dc[c.td].as_ref().ok_or("missing DC Huffman table")?;
-            let ac = f.ac[c.ta].as_ref().ok_or("missing AC Huffman table")?;
+            let dc = f.dc[c.td].as_deref().ok_or("missing DC Huffman table")?;
+            let ac = f.ac[c.ta].as_deref().ok_or("missing AC Huffman table")?;
             Ok::<_, String>((c, q, dc, ac))
         })
         .collect::<Result<_, _>>()?;
     // Sample planes of the decoded MCU band, one per component.
     let blocks = |c: &Component| if gray { (1, 1) } else { (c.h, c.v) };
-    let mut planes: Vec<(Vec<u8>, usize)> = comps
+    // Every sample of the band is written by an inverse DCT, so the buffers need no clearing.
+    let mut planes: Vec<Plane> = comps
         .iter()
         .map(|(c, ..)| {
             let (bh, bv) = blocks(c);
             let stride = (mc1 - mc0 + 1) * 8 * bh;
-            (vec![0u8; stride * (mr1 - mr0 + 1) * 8 * bv], stride)
+            let rows = (mr1 - mr0 + 1) * 8 * bv;
+            let data = PLANE_BUFFERS.with(|p| p.take(stride * rows));
+            Plane { data, stride, rows }
         })
         .collect();
 
@@ -290,10 +296,11 @@ fn decode_region_impl(
                         }
                         let last =
                             decode_block(&mut reader, dc, ac, q, &mut preds[ci], &mut coefs)?;
-                        let (plane, stride) = &mut planes[ci];
+                        let plane = &mut planes[ci];
                         let px = ((mx - mc0) * bh + bx) * 8;
                         let py = ((my - mr0) * bv + by) * 8;
-                        idct::idct_islow(&coefs, last, &mut plane[py * *stride + px..], *stride);
+                        let at = py * plane.stride + px;
+                        idct::idct_islow(&coefs, last, &mut plane.data[at..], plane.stride);
                         clear_block(&mut coefs, last);
                     }
                 }
@@ -310,7 +317,47 @@ fn decode_region_impl(
         width,
         height,
     };
-    Ok(Some(band.to_rgb(&planes, gray, x0, y0, x1 - x0, y1 - y0)))
+    let region = band.to_rgb(&planes, gray, x0, y0, x1 - x0, y1 - y0);
+    PLANE_BUFFERS.with(|p| planes.into_iter().for_each(|plane| p.give(plane.data)));
+    Ok(Some(region))
+}
+
+/// The decoded samples of one component over the MCU band.
+struct Plane {
+    /// At least `stride * rows` bytes.
+    data: Vec<u8>,
+    stride: usize,
+    rows: usize,
+}
+
+thread_local! {
+    static PLANE_BUFFERS: BufferPool = const { BufferPool::new() };
+    static REGION_BUFFERS: BufferPool = const { BufferPool::new() };
+}
+
+/// Hands the pixel buffer of a region that is no longer needed back for reuse on this thread.
+pub(crate) fn recycle(region_data: Vec<u8>) {
+    REGION_BUFFERS.with(|p| p.give(region_data));
+}
+
+/// First and last MCU (along one axis) needed for the pixels `[p0, p1)`, where `sub` is the
+/// chroma subsampling factor (1 or 2) along that axis and `mcus` the number of MCUs.
+fn mcu_span(p0: usize, p1: usize, sub: usize, mcus: usize) -> (usize, usize) {
+    // A chroma (or, without subsampling, pixel) index range; each MCU holds 8 of them.
+    let (c0, c1) = if sub == 2 {
+        ((p0 / 2).saturating_sub(1), (p1 - 1) / 2 + 1)
+    } else {
+        (p0, p1 - 1)
+    };
+    (c0 / 8, (c1 / 8).min(mcus - 1))
+}
+
+impl Region {
+    /// The pixels as exactly `h` rows of `w * 3` bytes.
+    pub fn into_pixels(mut self) -> Vec<u8> {
+        self.data.truncate(self.w * self.h * 3);
+        self.data
+    }
 }
 
 /// Where the decoded planes sit in the frame.
@@ -329,18 +376,19 @@ impl Band {
     #[inline(always)]
     fn to_rgb(
         &self,
-        planes: &[(Vec<u8>, usize)],
+        planes: &[Plane],
         gray: bool,
         x0: usize,
         y0: usize,
         w: usize,
         h: usize,
     ) -> Region {
-        let mut data = vec![0u8; w * h * 3];
+        // Every byte of the region is written below.
+        let mut data = REGION_BUFFERS.with(|p| p.take(w * h * 3));
         let (lx, ly) = (self.mc0 * self.mcu_w, self.mr0 * self.mcu_h);
-        let (yp, ys) = (&planes[0].0, planes[0].1);
+        let (yp, ys) = (&planes[0].data, planes[0].stride);
         if gray {
-            for (r, out) in data.chunks_exact_mut(w * 3).enumerate() {
+            for (r, out) in data[..w * h * 3].chunks_exact_mut(w * 3).enumerate() {
                 let row = &yp[(y0 + r - ly) * ys + (x0 - lx)..];
                 for (o, &v) in out.chunks_exact_mut(3).zip(row) {
                     o.fill(v);
@@ -355,7 +403,7 @@ impl Band {
             self.height.div_ceil(self.vmax),
         );
         let (cx0, cy0) = (lx / self.hmax, ly / self.vmax);
-        let (cs, band_rows) = (planes[1].1, planes[1].0.len() / planes[1].1);
+        let (cs, band_rows) = (planes[1].stride, planes[1].rows);
         // Chroma columns the output needs, neighbours included.
         let x1 = x0 + w;
         let ca = (x0 / self.hmax).saturating_sub(1).max(cx0);
@@ -363,7 +411,7 @@ impl Band {
         let mut sums = [vec![0i32; cb - ca + 1], vec![0i32; cb - ca + 1]];
         let mut up = [vec![0u8; w], vec![0u8; w]];
         let mut tmp = vec![0u8; 2 * (cb - ca + 1)];
-        for (r, out) in data.chunks_exact_mut(w * 3).enumerate() {
+        for (r, out) in data[..w * h * 3].chunks_exact_mut(w * 3).enumerate() {
             let y = y0 + r;
             let (near, far) = if v2 {
                 let c = y / 2;
@@ -382,7 +430,7 @@ impl Band {
             let band_row = |c: usize| (c.max(cy0) - cy0).min(band_rows - 1);
             let (rn, rf) = (band_row(near), band_row(far));
             for ci in 0..2 {
-                let p = &planes[ci + 1].0;
+                let p = &planes[ci + 1].data;
                 let (nr, fr) = (&p[rn * cs + (ca - cx0)..], &p[rf * cs + (ca - cx0)..]);
                 for (k, s) in sums[ci].iter_mut().enumerate() {
                     *s = if v2 {
