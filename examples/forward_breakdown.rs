@@ -58,6 +58,62 @@ fn main() -> anyhow::Result<()> {
         sync(burn::tensor::activation::gelu(hidden.clone()))
     });
     let fc2 = median_ms(runs, || sync(block.mlp.fc2.forward(hidden.clone())));
+    // Inside the attention half.
+    let [b, n_tok, c] = tokens.dims();
+    let h = block.attn.num_heads;
+    let qkv_out = block.attn.qkv.forward(tokens.clone());
+    let split = |t: Tensor<3>| {
+        let qkv = t.reshape([b, n_tok, 3, h, c / h]).permute([2, 0, 3, 1, 4]);
+        let q = qkv.clone().slice(s![0..1]).squeeze_dim::<4>(0);
+        let k = qkv.clone().slice(s![1..2]).squeeze_dim::<4>(0);
+        let v = qkv.slice(s![2..3]).squeeze_dim::<4>(0);
+        (q, k, v)
+    };
+    let (q, k, v) = split(qkv_out.clone());
+    let fused_strided = median_ms(runs, || {
+        let o = burn::tensor::module::attention(
+            q.clone(),
+            k.clone(),
+            v.clone(),
+            None,
+            None,
+            Default::default(),
+        );
+        let _ = o.into_data();
+    });
+    let (qc, kc, vc) = (
+        q.clone().mul_scalar(1.0),
+        k.clone().mul_scalar(1.0),
+        v.clone().mul_scalar(1.0),
+    );
+    let fused_contig = median_ms(runs, || {
+        let o = burn::tensor::module::attention(
+            qc.clone(),
+            kc.clone(),
+            vc.clone(),
+            None,
+            None,
+            Default::default(),
+        );
+        let _ = o.into_data();
+    });
+    let o = burn::tensor::module::attention(
+        qc.clone(),
+        kc.clone(),
+        vc.clone(),
+        None,
+        None,
+        Default::default(),
+    );
+    let merge = median_ms(runs, || {
+        sync(o.clone().swap_dims(1, 2).reshape([b, n_tok, c]))
+    });
+    let merged = o.clone().swap_dims(1, 2).reshape([b, n_tok, c]);
+    let proj = median_ms(runs, || sync(block.attn.proj.forward(merged.clone())));
+    let add = median_ms(runs, || sync(tokens.clone() + merged.clone()));
+    println!(
+        "  attention: fused on strided q/k/v {fused_strided:.2}, on contiguous {fused_contig:.2}, merge heads {merge:.2}, proj {proj:.2}, residual add {add:.2}"
+    );
     let f = mcfg.search_grid();
     let head_in = Tensor::<4>::random([1, mcfg.embed_dim, f, f], Distribution::Default, &device);
     let head = median_ms(runs, || {

@@ -10,7 +10,7 @@ use crate::cli::AnalyzeArgs;
 pub fn analyze(a: &AnalyzeArgs) -> Result<ExitCode> {
     let dataset: DatasetId = a.dataset.parse()?;
     let preset = a.preset.as_deref().map(str::parse::<Preset>).transpose()?;
-    let trackers = a.results.iter().map(|d| TrackerRuns::from_dir(d)).collect();
+    let trackers = a.results.iter().map(TrackerRuns::from_dir).collect();
     let report = ostrack_eval::analyze(&AnalyzeRequest {
         dataset,
         data_root: a.data_root.clone(),

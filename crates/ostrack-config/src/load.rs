@@ -123,7 +123,7 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
             bb.ce_template_range
         )));
     }
-    if bb.embed_dim == 0 || bb.num_heads == 0 || bb.embed_dim % bb.num_heads != 0 {
+    if bb.embed_dim == 0 || bb.num_heads == 0 || !bb.embed_dim.is_multiple_of(bb.num_heads) {
         return Err(invalid(format!(
             "MODEL.BACKBONE.EMBED_DIM ({}) must be a positive multiple of NUM_HEADS ({})",
             bb.embed_dim, bb.num_heads
@@ -135,7 +135,7 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
             cfg.model.head.kind
         )));
     }
-    if cfg.model.head.num_channels < 8 || cfg.model.head.num_channels % 8 != 0 {
+    if cfg.model.head.num_channels < 8 || !cfg.model.head.num_channels.is_multiple_of(8) {
         return Err(invalid(format!(
             "MODEL.HEAD.NUM_CHANNELS is {}; expected a multiple of 8 (the head halves it three times)",
             cfg.model.head.num_channels

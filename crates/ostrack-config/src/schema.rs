@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 /// The whole experiment: `MODEL`, `TRAIN`, `DATA`, `TEST` (plus the `RS` extension section).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct ExperimentConfig {
     #[serde(rename = "MODEL")]
     pub model: ModelSection,
@@ -12,17 +13,6 @@ pub struct ExperimentConfig {
     pub data: DataSection,
     #[serde(rename = "TEST")]
     pub test: TestSection,
-}
-
-impl Default for ExperimentConfig {
-    fn default() -> Self {
-        Self {
-            model: ModelSection::default(),
-            train: TrainSection::default(),
-            data: DataSection::default(),
-            test: TestSection::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -164,7 +164,7 @@ impl VisionTransformer {
         }
 
         let tokens = self.norm.forward(tokens);
-        if let Some(t) = trace.as_deref_mut() {
+        if let Some(t) = trace {
             t.float("norm_out", &tokens);
         }
         let z = tokens.clone().slice(s![.., 0..lens_z]);

@@ -123,6 +123,6 @@ pub fn recover_tokens(
 /// `ostrack_data::ce_template_mask` produces them), the form the CE blocks take.
 pub fn mask_tensor(flags: &[bool], batch: usize, device: &Device) -> Tensor<2> {
     let values: Vec<f32> = flags.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
-    let tokens = if batch == 0 { 0 } else { flags.len() / batch };
+    let tokens = flags.len().checked_div(batch).unwrap_or(0);
     Tensor::from_data(TensorData::new(values, [batch, tokens]), device)
 }

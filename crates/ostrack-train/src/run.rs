@@ -374,7 +374,7 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
         let mut batches = loader.epoch(epoch);
         let mut t_data = Instant::now();
         let mut i = 0usize;
-        while let Some(batch) = batches.next() {
+        for batch in batches.by_ref() {
             let batch = batch?;
             i += 1;
             if i <= skip {
@@ -430,7 +430,7 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
                 outcome.losses.total, outcome.losses.iou
             ));
             let batch_fps = tb.batch_size() as f64 / (data_time + fwd_time).as_secs_f64().max(1e-9);
-            if i % cfg.train.print_interval.max(1) == 0 || i == n {
+            if i.is_multiple_of(cfg.train.print_interval.max(1)) || i == n {
                 log.line(
                     Some(&bar),
                     &format_stats_line("train", epoch, i, n, &meters, batch_fps),
