@@ -13,39 +13,18 @@ use std::path::Path;
 
 use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
-use ostrack_config::{CeTemplateRange, load_config};
-use ostrack_data::RgbImage;
+use ostrack_config::load_config;
 use ostrack_data::bench::BenchOptions;
-use ostrack_data::synth::{self, SynthFormat, SynthOptions};
 use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_track::{Tracker, TrackerParams};
 use ostrack_train::step::{StepPosition, StepSettings, TrainBatch, train_step};
-use ostrack_train::{AdamWSettings, ExactAdamW, LossWeights, keep_rate_for_epoch, lr_for_epoch};
+use ostrack_train::{AdamWSettings, ExactAdamW, keep_rate_for_epoch, lr_for_epoch};
 
 fn config(name: &str) -> ostrack_config::ExperimentConfig {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("configs")
         .join(format!("{name}.yaml"));
     load_config(&path).expect("config")
-}
-
-/// A frame with texture everywhere (the content does not change any stage's time).
-fn frame(width: usize, height: usize) -> RgbImage {
-    let mut data = Vec::with_capacity(width * height * 3);
-    for y in 0..height {
-        for x in 0..width {
-            data.extend([
-                (x * 255 / width) as u8,
-                (y * 255 / height) as u8,
-                ((x ^ y) & 255) as u8,
-            ]);
-        }
-    }
-    RgbImage {
-        width,
-        height,
-        data,
-    }
 }
 
 fn tracker_step(c: &mut Criterion) {
@@ -56,7 +35,7 @@ fn tracker_step(c: &mut Criterion) {
     let model = OSTrack::new(&mcfg, &device);
     let params = TrackerParams::from_config(&exp);
     let mut tracker = Tracker::new(model, &mcfg, params, &device).expect("tracker");
-    let img = frame(640, 360);
+    let img = ostrack_track::synthetic_frame(640, 360);
     tracker
         .initialize(img.view(), [256.0, 144.0, 128.0, 72.0])
         .expect("initialize");
@@ -73,41 +52,11 @@ fn demo_train_step(c: &mut Criterion) {
     let device = Device::flex().autodiff();
     device.seed(0);
     let mcfg = OSTrackConfig::from_experiment(&cfg);
-    let batch = 2;
-    let (t, s, stride) = (
-        mcfg.template_size,
-        mcfg.search_size,
-        cfg.model.backbone.stride,
-    );
-    let range = CeTemplateRange::parse(&cfg.model.backbone.ce_template_range)
-        .unwrap_or(CeTemplateRange::All);
-    let anno: Vec<[f32; 4]> = (0..batch)
-        .map(|i| [0.4 + 0.01 * i as f32, 0.42, 0.2, 0.18])
-        .collect();
-    let boxes: Vec<[f64; 4]> = anno.iter().map(|b| b.map(f64::from)).collect();
-    let template_mask =
-        ostrack_data::ce_template_mask(range, t, stride, &vec![[0.25, 0.25, 0.5, 0.5]; batch])
-            .expect("mask")
-            .map(|m| ostrack_model::ce::mask_tensor(&m, batch, &device));
-    let normal = burn::tensor::Distribution::Normal(0.0, 1.0);
-    let tb = TrainBatch {
-        template: Tensor::random([batch, 3, t, t], normal, &device),
-        search: Tensor::random([batch, 3, s, s], normal, &device),
-        template_mask,
-        search_anno: anno,
-        heatmap: ostrack_data::generate_heatmap(&boxes, s, stride),
-    };
+    let tb = TrainBatch::synthetic(&cfg, 2, &device).expect("batch");
     let epoch = cfg.train.ce_start_epoch + cfg.train.ce_warm_epoch;
     let keep = keep_rate_for_epoch(&cfg, epoch);
     let lr = lr_for_epoch(&cfg, epoch);
-    let settings = StepSettings {
-        weights: LossWeights {
-            giou: cfg.train.giou_weight,
-            l1: cfg.train.l1_weight,
-            focal: 1.0,
-        },
-        grad_clip_norm: cfg.train.grad_clip_norm,
-    };
+    let settings = StepSettings::from_config(&cfg);
     let mut model = Some(OSTrack::new(&mcfg, &device));
     let mut optim = ExactAdamW::new(AdamWSettings::default());
     let mut group = c.benchmark_group("train_step_flex");
@@ -126,16 +75,7 @@ fn demo_train_step(c: &mut Criterion) {
 
 fn data_pipeline(c: &mut Criterion) {
     let root = std::env::temp_dir().join("ostrack-bench-pipeline");
-    let train = root.join("got10k/train");
-    if !train.join("list.txt").is_file() {
-        let opts = SynthOptions {
-            sequences: 12,
-            val_sequences: 0,
-            frames: 80,
-            ..SynthOptions::default()
-        };
-        synth::generate(SynthFormat::Got10k, &root, &opts).expect("synthetic dataset");
-    }
+    let train = ostrack_data::bench::synthetic_dataset(&root).expect("synthetic dataset");
     let cfg = config("vitb_256_mae_ce_32x4_ep300");
     let mut group = c.benchmark_group("data_pipeline");
     group.sample_size(10);

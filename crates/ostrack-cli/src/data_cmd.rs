@@ -1,6 +1,6 @@
 //! `ostrack data check`, `ostrack synth`, `ostrack bench data`: thin wrappers over ostrack-data.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -163,25 +163,10 @@ pub struct BenchDataArgs {
     pub seed: u64,
 }
 
-/// The synthetic GOT-10k set the data benchmark uses (12 sequences × 80 frames of 640×360).
-pub fn bench_dataset(out: &Path) -> Result<PathBuf> {
-    let train = out.join("got10k/train");
-    if !train.join("list.txt").is_file() {
-        let opts = SynthOptions {
-            sequences: 12,
-            val_sequences: 0,
-            frames: 80,
-            ..SynthOptions::default()
-        };
-        synth::generate(SynthFormat::Got10k, out, &opts)?;
-    }
-    Ok(train)
-}
-
 pub fn bench_data(a: &BenchDataArgs) -> Result<ExitCode> {
     let root = match (&a.root, &a.synth) {
         (Some(root), _) => root.clone(),
-        (None, Some(out)) => bench_dataset(out)?,
+        (None, Some(out)) => bench::synthetic_dataset(out)?,
         (None, None) => bail!("give --root DIR (or --synth DIR to measure on a synthetic set)"),
     };
     let cfg = load_config(&a.config)?;

@@ -11,13 +11,12 @@
 //! frames of 640×360) below DIR and measures on it; `--root DIR` measures on an existing GOT-10k
 //! `train` folder instead. The last line printed is `samples_per_s=...`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ostrack_config::load_config;
 use ostrack_data::DatasetKind;
 use ostrack_data::bench::{self, BenchOptions};
-use ostrack_data::synth::{self, SynthFormat, SynthOptions};
 
 struct Args {
     config: PathBuf,
@@ -71,26 +70,11 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// The synthetic GOT-10k set of the benchmark, written below `out` unless already there.
-fn bench_dataset(out: &Path) -> Result<PathBuf, String> {
-    let train = out.join("got10k/train");
-    if !train.join("list.txt").is_file() {
-        let opts = SynthOptions {
-            sequences: 12,
-            val_sequences: 0,
-            frames: 80,
-            ..SynthOptions::default()
-        };
-        synth::generate(SynthFormat::Got10k, out, &opts).map_err(|e| e.to_string())?;
-    }
-    Ok(train)
-}
-
 fn run() -> Result<(), String> {
     let a = parse_args()?;
     let root = match (&a.root, &a.synth) {
         (Some(root), _) => root.clone(),
-        (None, Some(out)) => bench_dataset(out)?,
+        (None, Some(out)) => bench::synthetic_dataset(out).map_err(|e| e.to_string())?,
         (None, None) => return Err(format!("give --root DIR or --synth DIR\n{USAGE}")),
     };
     let cfg = load_config(&a.config).map_err(|e| e.to_string())?;

@@ -57,6 +57,22 @@ impl std::fmt::Display for BenchReport {
     }
 }
 
+/// The synthetic GOT-10k set the benchmark is defined on (12 sequences × 80 frames of
+/// 640×360), written below `out` unless already there; returns its train root.
+pub fn synthetic_dataset(out: &Path) -> Result<std::path::PathBuf, DataError> {
+    let train = out.join("got10k/train");
+    if !train.join("list.txt").is_file() {
+        let opts = crate::synth::SynthOptions {
+            sequences: 12,
+            val_sequences: 0,
+            frames: 80,
+            ..crate::synth::SynthOptions::default()
+        };
+        crate::synth::generate(crate::synth::SynthFormat::Got10k, out, &opts)?;
+    }
+    Ok(train)
+}
+
 /// Runs the benchmark on every sequence of the layout at `root`, with the crop settings of
 /// `cfg` (`DATA.TEMPLATE/SEARCH`, `TRAIN.BATCH_SIZE`, `DATA.MAX_SAMPLE_INTERVAL`). Opening the
 /// dataset and reading its annotations is not timed.

@@ -22,7 +22,7 @@ mod video;
 pub use error::{Result, TrackError};
 pub use overlap::{GroundTruthOverlap, SUCCESS_IOU};
 pub use params::{LoadedModel, TrackerParams, load_model};
-pub use profile::{TrackingProfile, profile_tracking};
+pub use profile::{TrackingProfile, profile_tracking, synthetic_frame};
 pub use run_test::{SequenceRun, TestOptions, TestSummary, run_test};
 pub use run_track::{
     BOXES_FILE, FRAMES_DIR, GIF_FILE, LOST_FILE, PLOT_PNG_FILE, PLOT_SVG_FILE, SaveAnnotated,

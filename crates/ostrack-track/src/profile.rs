@@ -86,8 +86,8 @@ pub fn profile_tracking(
     })
 }
 
-/// A smooth colour gradient (content does not change the time of any stage).
-fn synthetic_frame(width: usize, height: usize) -> RgbImage {
+/// A smooth colour gradient frame for timing (content does not change the time of any stage).
+pub fn synthetic_frame(width: usize, height: usize) -> RgbImage {
     let mut data = Vec::with_capacity(width * height * 3);
     for y in 0..height {
         for x in 0..width {

@@ -5,10 +5,9 @@
 use std::time::Instant;
 
 use burn::prelude::*;
-use ostrack_config::CeTemplateRange;
 use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_train::step::{StepPosition, StepSettings, TrainBatch, train_step};
-use ostrack_train::{AdamWSettings, ExactAdamW, LossWeights, keep_rate_for_epoch, lr_for_epoch};
+use ostrack_train::{AdamWSettings, ExactAdamW, keep_rate_for_epoch, lr_for_epoch};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,47 +24,12 @@ fn main() -> anyhow::Result<()> {
     let mcfg = OSTrackConfig::from_experiment(&cfg);
     let mut model = OSTrack::new(&mcfg, &device);
     let mut optim = ExactAdamW::new(AdamWSettings::default());
-    let (t, s) = (mcfg.template_size, mcfg.search_size);
-    let stride = cfg.model.backbone.stride;
-    let range = CeTemplateRange::parse(&cfg.model.backbone.ce_template_range)
-        .unwrap_or(CeTemplateRange::All);
-    let anno: Vec<[f32; 4]> = (0..batch)
-        .map(|i| [0.4 + 0.01 * i as f32, 0.42, 0.2, 0.18])
-        .collect();
-    let boxes: Vec<[f64; 4]> = anno.iter().map(|b| b.map(f64::from)).collect();
-    let template_mask =
-        ostrack_data::ce_template_mask(range, t, stride, &vec![[0.25, 0.25, 0.5, 0.5]; batch])?
-            .map(|m| {
-                let v: Vec<f32> = m.iter().map(|&x| if x { 1.0 } else { 0.0 }).collect();
-                Tensor::<2>::from_data(TensorData::new(v, [batch, (t / stride).pow(2)]), &device)
-            });
-    let tb = TrainBatch {
-        template: Tensor::random(
-            [batch, 3, t, t],
-            burn::tensor::Distribution::Normal(0.0, 1.0),
-            &device,
-        ),
-        search: Tensor::random(
-            [batch, 3, s, s],
-            burn::tensor::Distribution::Normal(0.0, 1.0),
-            &device,
-        ),
-        template_mask,
-        search_anno: anno,
-        heatmap: ostrack_data::generate_heatmap(&boxes, s, stride),
-    };
+    let tb = TrainBatch::synthetic(&cfg, batch, &device)?;
     // Epoch after the warm-up: CE at its final keep rate, as in most of training.
     let epoch = cfg.train.ce_start_epoch + cfg.train.ce_warm_epoch;
     let keep = keep_rate_for_epoch(&cfg, epoch);
     let lr = lr_for_epoch(&cfg, epoch.min(cfg.train.lr_drop_epoch.max(1)));
-    let settings = StepSettings {
-        weights: LossWeights {
-            giou: cfg.train.giou_weight,
-            l1: cfg.train.l1_weight,
-            focal: 1.0,
-        },
-        grad_clip_norm: cfg.train.grad_clip_norm,
-    };
+    let settings = StepSettings::from_config(&cfg);
     let mut times = Vec::new();
     for i in 0..steps + 1 {
         let start = Instant::now();

@@ -14,7 +14,6 @@ use ostrack_weights::StateDict;
 use crate::checkpoint::{TrainState, latest_checkpoint, save_checkpoint};
 use crate::demo::{self, DemoEvaluation};
 use crate::error::TrainError;
-use crate::loss::LossWeights;
 use crate::optim::{AdamWSettings, ExactAdamW, GroupLr};
 use crate::parallel::data_parallel_step;
 use crate::progress::{EpochMeters, EpochRecord, RunLog, StepRecord, epoch_bar, format_stats_line};
@@ -350,14 +349,7 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
     let checkpoint_every = opts
         .checkpoint_every
         .or((opts.config == ConfigSource::Demo).then_some(1));
-    let settings = StepSettings {
-        weights: LossWeights {
-            giou: cfg.train.giou_weight,
-            l1: cfg.train.l1_weight,
-            focal: 1.0,
-        },
-        grad_clip_norm: cfg.train.grad_clip_norm,
-    };
+    let settings = StepSettings::from_config(cfg);
     let range = ce_range(cfg);
     let stride = cfg.model.backbone.stride;
     let steps_this_run = |g: u64, start: u64| g - start;

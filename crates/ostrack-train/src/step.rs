@@ -27,6 +27,35 @@ pub struct TrainBatch {
 }
 
 impl TrainBatch {
+    /// A batch of N(0, 1) images with fixed targets (the template box centred at half size, the
+    /// search box near the centre): what step benchmarks train on.
+    pub fn synthetic(
+        cfg: &ostrack_config::ExperimentConfig,
+        batch: usize,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let (t, s) = (cfg.data.template.size, cfg.data.search.size);
+        let stride = cfg.model.backbone.stride;
+        let range = CeTemplateRange::parse(&cfg.model.backbone.ce_template_range)
+            .unwrap_or(CeTemplateRange::All);
+        let search_anno: Vec<[f32; 4]> = (0..batch)
+            .map(|i| [0.4 + 0.01 * i as f32, 0.42, 0.2, 0.18])
+            .collect();
+        let boxes: Vec<[f64; 4]> = search_anno.iter().map(|b| b.map(f64::from)).collect();
+        let template_boxes = vec![[0.25, 0.25, 0.5, 0.5]; batch];
+        let template_mask = ostrack_data::ce_template_mask(range, t, stride, &template_boxes)
+            .map_err(|e| TrainError::Setting(format!("MODEL.BACKBONE.CE_TEMPLATE_RANGE: {e}")))?
+            .map(|m| ostrack_model::ce::mask_tensor(&m, batch, device));
+        let normal = burn::tensor::Distribution::Normal(0.0, 1.0);
+        Ok(Self {
+            template: Tensor::random([batch, 3, t, t], normal, device),
+            search: Tensor::random([batch, 3, s, s], normal, device),
+            template_mask,
+            search_anno,
+            heatmap: ostrack_data::generate_heatmap(&boxes, s, stride),
+        })
+    }
+
     /// Moves a loader batch to `device`, building the CE template mask for `range`.
     pub fn from_pair_batch(
         b: &PairBatch,
@@ -266,6 +295,20 @@ pub fn backward_and_step(
 pub struct StepSettings {
     pub weights: LossWeights,
     pub grad_clip_norm: f64,
+}
+
+impl StepSettings {
+    /// The loss weights (`TRAIN.GIOU_WEIGHT`, `TRAIN.L1_WEIGHT`, focal 1) and the clip norm.
+    pub fn from_config(cfg: &ostrack_config::ExperimentConfig) -> Self {
+        Self {
+            weights: LossWeights {
+                giou: cfg.train.giou_weight,
+                l1: cfg.train.l1_weight,
+                focal: 1.0,
+            },
+            grad_clip_norm: cfg.train.grad_clip_norm,
+        }
+    }
 }
 
 /// One full iteration: train-mode forward, losses, backward, clip, AdamW.
