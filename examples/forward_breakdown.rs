@@ -58,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         sync(burn::tensor::activation::gelu(hidden.clone()))
     });
     let fc2 = median_ms(runs, || sync(block.mlp.fc2.forward(hidden.clone())));
+    let mlp_inner = median_ms(runs, || sync(block.mlp.forward(tokens.clone())));
     // Inside the attention half.
     let [b, n_tok, c] = tokens.dims();
     let h = block.attn.num_heads;
@@ -111,6 +112,12 @@ fn main() -> anyhow::Result<()> {
     let merged = o.clone().swap_dims(1, 2).reshape([b, n_tok, c]);
     let proj = median_ms(runs, || sync(block.attn.proj.forward(merged.clone())));
     let add = median_ms(runs, || sync(tokens.clone() + merged.clone()));
+    let attn_module = median_ms(runs, || sync(block.attn.forward(tokens.clone(), false).0));
+    let split_sync = median_ms(runs, || {
+        let (q, k, v) = split(qkv_out.clone());
+        let _ = (q.into_data(), k.into_data(), v.into_data());
+    });
+    println!("  Attention module {attn_module:.2}, qkv split + read back {split_sync:.2}");
     println!(
         "  attention: fused on strided q/k/v {fused_strided:.2}, on contiguous {fused_contig:.2}, merge heads {merge:.2}, proj {proj:.2}, residual add {add:.2}"
     );
@@ -146,7 +153,9 @@ fn main() -> anyhow::Result<()> {
     println!(
         "block at {n} tokens: attention half fused {attn_fused:.2} / with map {attn_map:.2}, MLP half {mlp:.2}"
     );
-    println!("  layer norm {ln:.2}, qkv {qkv:.2}, fc1 {fc1:.2}, gelu {gelu:.2}, fc2 {fc2:.2}");
+    println!(
+        "  layer norm {ln:.2}, qkv {qkv:.2}, fc1 {fc1:.2}, gelu (one op) {gelu:.2}, fc2 {fc2:.2}, MLP {mlp_inner:.2}"
+    );
     println!("head {head:.2} (ctr conv1 {conv1:.2})");
     println!("full forward {full:.2}");
     Ok(())

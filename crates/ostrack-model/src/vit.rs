@@ -118,8 +118,21 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        self.fc2.forward(gelu_two_halves(self.fc1.forward(x)))
     }
+}
+
+/// Exact GELU. The CPU backend evaluates elementwise ops (here a scalar `erf`) on the calling
+/// thread only, so at inference the token halves go to two threads; elementwise, so the values
+/// are identical. Under autodiff the plain op keeps the graph simple.
+fn gelu_two_halves(x: Tensor<3>) -> Tensor<3> {
+    let n = x.dims()[1];
+    if x.device().is_autodiff() || n < 2 {
+        return gelu(x);
+    }
+    let (front, back) = (x.clone().slice(s![.., 0..n / 2]), x.slice(s![.., n / 2..]));
+    let (front, back) = rayon::join(|| gelu(front), || gelu(back));
+    Tensor::cat(vec![front, back], 1)
 }
 
 /// timm's stochastic depth: a whole sample's residual branch is dropped with probability `prob`
