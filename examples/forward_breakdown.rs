@@ -120,7 +120,9 @@ fn main() -> anyhow::Result<()> {
     let normed = block.norm1.forward(tokens.clone());
     let attn_module_ln = median_ms(runs, || sync(block.attn.forward(normed.clone(), false).0));
     let qkv_ln = median_ms(runs, || sync(block.attn.qkv.forward(normed.clone())));
-    println!("  Attention module {attn_module:.2} (on LayerNorm output {attn_module_ln:.2}, its qkv {qkv_ln:.2}), qkv split + read back {split_sync:.2}");
+    println!(
+        "  Attention module {attn_module:.2} (on LayerNorm output {attn_module_ln:.2}, its qkv {qkv_ln:.2}), qkv split + read back {split_sync:.2}"
+    );
     println!(
         "  attention: fused on strided q/k/v {fused_strided:.2}, on contiguous {fused_contig:.2}, merge heads {merge:.2}, proj {proj:.2}, residual add {add:.2}"
     );

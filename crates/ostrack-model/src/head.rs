@@ -136,6 +136,20 @@ impl CenterPredictor {
         features: Tensor<4>,
         mut trace: Option<&mut Vec<(String, Tensor<4>)>>,
     ) -> HeadOutput {
+        if trace.is_none() && !features.device().is_autodiff() {
+            // Inference: the branches are independent and much of Flex's convolution (weight
+            // and input re-layout, im2col) runs on one thread, so run them side by side.
+            let ((ctr, offset), size) = rayon::join(
+                || {
+                    rayon::join(
+                        || self.ctr.forward(features.clone(), None),
+                        || self.offset.forward(features.clone(), None),
+                    )
+                },
+                || self.size.forward(features.clone(), None),
+            );
+            return head_output(ctr, size, offset);
+        }
         let mut logits = Vec::with_capacity(3);
         for (name, branch) in self.branches() {
             let mut inner = Vec::new();
@@ -151,15 +165,20 @@ impl CenterPredictor {
         let size_logits = logits.pop().unwrap();
         let offset_map = logits.pop().unwrap();
         let ctr_logits = logits.pop().unwrap();
-        let score_map = clamped_sigmoid(ctr_logits);
-        let size_map = clamped_sigmoid(size_logits);
-        let pred_boxes = cal_bbox(score_map.clone(), size_map.clone(), offset_map.clone());
-        HeadOutput {
-            score_map,
-            size_map,
-            offset_map,
-            pred_boxes,
-        }
+        head_output(ctr_logits, size_logits, offset_map)
+    }
+}
+
+/// Score and size maps from the branch logits, and the decoded boxes.
+fn head_output(ctr_logits: Tensor<4>, size_logits: Tensor<4>, offset_map: Tensor<4>) -> HeadOutput {
+    let score_map = clamped_sigmoid(ctr_logits);
+    let size_map = clamped_sigmoid(size_logits);
+    let pred_boxes = cal_bbox(score_map.clone(), size_map.clone(), offset_map.clone());
+    HeadOutput {
+        score_map,
+        size_map,
+        offset_map,
+        pred_boxes,
     }
 }
 
