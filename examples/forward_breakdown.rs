@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use ostrack_model::vit::AttentionMap;
 use ostrack_model::{OSTrack, OSTrackConfig};
 
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -47,8 +48,19 @@ fn main() -> anyhow::Result<()> {
     let tokens = Tensor::cat(vec![z.clone(), x.clone()], 1);
     let n = tokens.dims()[1];
     let block = &bb.blocks[0];
-    let attn_fused = median_ms(runs, || sync(block.attention_half(tokens.clone(), false).0));
-    let attn_map = median_ms(runs, || sync(block.attention_half(tokens.clone(), true).0));
+    let attn_fused = median_ms(runs, || {
+        sync(block.attention_half(tokens.clone(), AttentionMap::None).0)
+    });
+    let attn_map = median_ms(runs, || {
+        sync(block.attention_half(tokens.clone(), AttentionMap::Full).0)
+    });
+    let attn_rows = median_ms(runs, || {
+        sync(
+            block
+                .attention_half(tokens.clone(), AttentionMap::FirstRows(z.dims()[1]))
+                .0,
+        )
+    });
     let mlp = median_ms(runs, || sync(block.mlp_half(tokens.clone())));
     let ln = median_ms(runs, || sync(block.norm1.forward(tokens.clone())));
     let qkv = median_ms(runs, || sync(block.attn.qkv.forward(tokens.clone())));
@@ -112,13 +124,17 @@ fn main() -> anyhow::Result<()> {
     let merged = o.clone().swap_dims(1, 2).reshape([b, n_tok, c]);
     let proj = median_ms(runs, || sync(block.attn.proj.forward(merged.clone())));
     let add = median_ms(runs, || sync(tokens.clone() + merged.clone()));
-    let attn_module = median_ms(runs, || sync(block.attn.forward(tokens.clone(), false).0));
+    let attn_module = median_ms(runs, || {
+        sync(block.attn.forward(tokens.clone(), AttentionMap::None).0)
+    });
     let split_sync = median_ms(runs, || {
         let (q, k, v) = split(qkv_out.clone());
         let _ = (q.into_data(), k.into_data(), v.into_data());
     });
     let normed = block.norm1.forward(tokens.clone());
-    let attn_module_ln = median_ms(runs, || sync(block.attn.forward(normed.clone(), false).0));
+    let attn_module_ln = median_ms(runs, || {
+        sync(block.attn.forward(normed.clone(), AttentionMap::None).0)
+    });
     let qkv_ln = median_ms(runs, || sync(block.attn.qkv.forward(normed.clone())));
     println!(
         "  Attention module {attn_module:.2} (on LayerNorm output {attn_module_ln:.2}, its qkv {qkv_ln:.2}), qkv split + read back {split_sync:.2}"
@@ -156,7 +172,7 @@ fn main() -> anyhow::Result<()> {
     println!("{path}: {n} tokens, batch 1, median of {runs} (ms)");
     println!("patch embed template {pe_z:.2}, search {pe_x:.2}");
     println!(
-        "block at {n} tokens: attention half fused {attn_fused:.2} / with map {attn_map:.2}, MLP half {mlp:.2}"
+        "block at {n} tokens: attention half fused {attn_fused:.2} / with template rows {attn_rows:.2} / with map {attn_map:.2}, MLP half {mlp:.2}"
     );
     println!(
         "  layer norm {ln:.2}, qkv {qkv:.2}, fc1 {fc1:.2}, gelu (one op) {gelu:.2}, fc2 {fc2:.2}, MLP {mlp_inner:.2}"

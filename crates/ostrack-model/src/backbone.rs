@@ -8,7 +8,7 @@ use burn::prelude::*;
 use crate::ce::{self, Elimination};
 use crate::config::OSTrackConfig;
 use crate::trace::ForwardTrace;
-use crate::vit::{Block, PatchEmbed, layer_norm, vit_init};
+use crate::vit::{AttentionMap, Block, PatchEmbed, layer_norm, vit_init};
 
 /// Field names are the official `backbone.*` keys.
 #[derive(Module, Debug)]
@@ -117,9 +117,13 @@ impl VisionTransformer {
             let is_ce_block = self.keep_ratios[i] < 1.0;
             let keep = ce::effective_keep_ratio(self.keep_ratios[i], ce_keep_rate);
             let is_last = i + 1 == depth;
-            let need_map =
-                keep.is_some() || (is_last && want_attention && self.candidate_elimination);
-            let (after_attn, attn) = block.attention_half(tokens, need_map);
+            let want_full = is_last && want_attention && self.candidate_elimination;
+            let map = match (want_full, keep) {
+                (true, _) => AttentionMap::Full,
+                (false, Some(_)) => AttentionMap::FirstRows(lens_z),
+                (false, None) => AttentionMap::None,
+            };
+            let (after_attn, attn) = block.attention_half(tokens, map);
 
             let mut removed = None;
             tokens = match (keep, attn.clone()) {

@@ -37,8 +37,9 @@ pub struct Elimination {
 
 /// Removes the search tokens least attended by the (masked) template queries.
 ///
-/// `attn` is the block's attention [B, H, N, N], `tokens` [B, N, C] with the `lens_t` template
-/// tokens first, `template_mask` [B, Lt] selects the scoring template rows (`None`: all rows).
+/// `attn` is the block's softmaxed attention of (at least) the `lens_t` template queries,
+/// [B, H, ≥lens_t, N]; `tokens` [B, N, C] has the template tokens first; `template_mask` [B, Lt]
+/// selects the scoring template rows (`None`: all rows).
 pub fn candidate_elimination(
     attn: Tensor<4>,
     tokens: Tensor<3>,
@@ -47,7 +48,7 @@ pub fn candidate_elimination(
     global_index_s: Tensor<2, Int>,
     template_mask: Option<Tensor<2>>,
 ) -> Elimination {
-    let [b, _h, n, _] = attn.dims();
+    let [b, _h, _rows, n] = attn.dims();
     let lens_s = n - lens_t;
     let lens_keep = keep_count(keep_ratio, lens_s);
     if lens_keep == lens_s {

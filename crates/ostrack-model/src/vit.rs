@@ -68,9 +68,10 @@ impl Attention {
         }
     }
 
-    /// Returns the projected output and, when `with_map`, the softmaxed attention [B, H, N, N].
-    /// Without the map the fused kernel is used (identical maths, no N×N tensor kept).
-    pub fn forward(&self, x: Tensor<3>, with_map: bool) -> (Tensor<3>, Option<Tensor<4>>) {
+    /// Returns the projected output and the softmaxed attention rows `map` asks for
+    /// ([B, H, rows, N]). The output always comes from the fused kernel when the full map is not
+    /// needed; candidate elimination needs only the template queries' rows, a fifth of the map.
+    pub fn forward(&self, x: Tensor<3>, map: AttentionMap) -> (Tensor<3>, Option<Tensor<4>>) {
         let [b, n, c] = x.dims();
         let h = self.num_heads;
         let head_dim = c / h;
@@ -83,20 +84,38 @@ impl Attention {
         let q = qkv.clone().slice(s![0..1]).squeeze_dim::<4>(0);
         let k = qkv.clone().slice(s![1..2]).squeeze_dim::<4>(0);
         let v = qkv.slice(s![2..3]).squeeze_dim::<4>(0);
-        let (out, map) = if with_map {
-            // The original multiplies by the scale after q·kᵀ.
-            let scale = (head_dim as f64).powf(-0.5);
-            let attn = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar(scale), 3);
-            (attn.clone().matmul(v), Some(attn))
-        } else {
-            (
+        // The original multiplies by the scale after q·kᵀ.
+        let scale = (head_dim as f64).powf(-0.5);
+        let rows =
+            |q: Tensor<4>, k: Tensor<4>| softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar(scale), 3);
+        let (out, map) = match map {
+            AttentionMap::Full => {
+                let attn = rows(q, k);
+                (attn.clone().matmul(v), Some(attn))
+            }
+            AttentionMap::FirstRows(r) => {
+                let attn = rows(q.clone().slice(s![.., .., 0..r.min(n)]), k.clone());
+                let out = attention(q, k, v, None, None, AttentionModuleOptions::default());
+                (out, Some(attn))
+            }
+            AttentionMap::None => (
                 attention(q, k, v, None, None, AttentionModuleOptions::default()),
                 None,
-            )
+            ),
         };
         let out = out.swap_dims(1, 2).reshape([b, n, c]);
         (self.proj.forward(out), map)
     }
+}
+
+/// Which softmaxed attention rows a block returns besides its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionMap {
+    None,
+    /// The rows of the first `r` queries (the template tokens), [B, H, r, N].
+    FirstRows(usize),
+    /// Every row, [B, H, N, N].
+    Full,
 }
 
 #[derive(Module, Debug)]
@@ -190,9 +209,13 @@ impl Block {
         }
     }
 
-    /// `x + DropPath(Attn(LN1(x)))`, plus the attention map when asked for.
-    pub fn attention_half(&self, x: Tensor<3>, with_map: bool) -> (Tensor<3>, Option<Tensor<4>>) {
-        let (a, map) = self.attn.forward(self.norm1.forward(x.clone()), with_map);
+    /// `x + DropPath(Attn(LN1(x)))`, plus the attention rows `map` asks for.
+    pub fn attention_half(
+        &self,
+        x: Tensor<3>,
+        map: AttentionMap,
+    ) -> (Tensor<3>, Option<Tensor<4>>) {
+        let (a, map) = self.attn.forward(self.norm1.forward(x.clone()), map);
         (x + self.drop_path.forward(a), map)
     }
 
