@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::annotation::SequenceAnno;
-use super::{DatasetKind, TrackingDataset};
+use super::{DatasetInfo, DatasetKind, TrackingDataset};
 use crate::error::DataError;
 
 #[derive(Deserialize)]
@@ -43,12 +43,10 @@ struct CocoSequence {
 }
 
 pub struct Coco {
-    name: String,
-    root: PathBuf,
+    info: DatasetInfo,
     image_dir: PathBuf,
     images: Vec<String>,
     sequences: Vec<CocoSequence>,
-    notes: Vec<String>,
 }
 
 impl Coco {
@@ -95,31 +93,17 @@ impl Coco {
         }
         let images = file.images.into_iter().map(|im| im.file_name).collect();
         Ok(Self {
-            name: name.to_string(),
-            root: root.to_path_buf(),
+            info: DatasetInfo::new(name, DatasetKind::Coco, root, false, Vec::new()),
             image_dir: root.join("images").join("train2017"),
             images,
             sequences,
-            notes: Vec::new(),
         })
     }
 }
 
 impl TrackingDataset for Coco {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> DatasetKind {
-        DatasetKind::Coco
-    }
-
-    fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn is_video(&self) -> bool {
-        false
+    fn info(&self) -> &DatasetInfo {
+        &self.info
     }
 
     fn num_sequences(&self) -> usize {
@@ -142,9 +126,5 @@ impl TrackingDataset for Coco {
 
     fn frame_path(&self, seq: usize, _frame: usize) -> PathBuf {
         self.image_dir.join(&self.images[self.sequences[seq].image])
-    }
-
-    fn notes(&self) -> &[String] {
-        &self.notes
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::annotation::{SequenceAnno, read_boxes};
-use super::{DatasetKind, TrackingDataset, sorted_files, sorted_subdirs};
+use super::{DatasetInfo, DatasetKind, TrackingDataset, sorted_files, sorted_subdirs};
 use crate::error::DataError;
 
 /// Frame file extensions of the custom layout.
@@ -18,10 +18,8 @@ struct CustomSequence {
 }
 
 pub struct Custom {
-    name: String,
-    root: PathBuf,
+    info: DatasetInfo,
     sequences: Vec<CustomSequence>,
-    notes: Vec<String>,
 }
 
 impl Custom {
@@ -63,29 +61,15 @@ impl Custom {
             ));
         }
         Ok(Self {
-            name: name.to_string(),
-            root: root.to_path_buf(),
+            info: DatasetInfo::new(name, DatasetKind::Custom, root, true, notes),
             sequences,
-            notes,
         })
     }
 }
 
 impl TrackingDataset for Custom {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> DatasetKind {
-        DatasetKind::Custom
-    }
-
-    fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn is_video(&self) -> bool {
-        true
+    fn info(&self) -> &DatasetInfo {
+        &self.info
     }
 
     fn num_sequences(&self) -> usize {
@@ -99,7 +83,7 @@ impl TrackingDataset for Custom {
     /// Boxes from `groundtruth.txt`; the number of frame files must match the number of boxes.
     fn load_annotation(&self, seq: usize) -> Result<SequenceAnno, DataError> {
         let s = &self.sequences[seq];
-        let gt = self.root.join(&s.name).join("groundtruth.txt");
+        let gt = self.info.root.join(&s.name).join("groundtruth.txt");
         let boxes = read_boxes(&gt)?;
         if boxes.len() != s.frames.len() {
             return Err(DataError::file(
@@ -121,9 +105,5 @@ impl TrackingDataset for Custom {
             Some(f) => s.frame_dir.join(f),
             None => s.frame_dir.join(format!("<frame {frame} missing>")),
         }
-    }
-
-    fn notes(&self) -> &[String] {
-        &self.notes
     }
 }

@@ -5,14 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use super::annotation::{SequenceAnno, check_same_length, read_boxes, read_label_lines};
-use super::{DatasetKind, TrackingDataset, sorted_subdirs};
+use super::{DatasetInfo, DatasetKind, TrackingDataset, sorted_subdirs};
 use crate::error::{DataError, read_text};
 
 pub struct Got10k {
-    name: String,
-    root: PathBuf,
+    info: DatasetInfo,
     sequences: Vec<String>,
-    notes: Vec<String>,
 }
 
 impl Got10k {
@@ -27,15 +25,13 @@ impl Got10k {
             Some(split) => select_split(split, &all, root)?,
         };
         Ok(Self {
-            name: name.to_string(),
-            root: root.to_path_buf(),
+            info: DatasetInfo::new(name, DatasetKind::Got10k, root, true, notes),
             sequences,
-            notes,
         })
     }
 
     fn seq_dir(&self, seq: usize) -> PathBuf {
-        self.root.join(&self.sequences[seq])
+        self.info.root.join(&self.sequences[seq])
     }
 }
 
@@ -137,20 +133,8 @@ fn select_split(split: &Path, all: &[String], root: &Path) -> Result<Vec<String>
 }
 
 impl TrackingDataset for Got10k {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> DatasetKind {
-        DatasetKind::Got10k
-    }
-
-    fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn is_video(&self) -> bool {
-        true
+    fn info(&self) -> &DatasetInfo {
+        &self.info
     }
 
     fn num_sequences(&self) -> usize {
@@ -189,9 +173,5 @@ impl TrackingDataset for Got10k {
 
     fn frame_path(&self, seq: usize, frame: usize) -> PathBuf {
         self.seq_dir(seq).join(format!("{:08}.jpg", frame + 1))
-    }
-
-    fn notes(&self) -> &[String] {
-        &self.notes
     }
 }

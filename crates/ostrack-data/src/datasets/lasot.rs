@@ -4,15 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use super::annotation::{SequenceAnno, check_same_length, read_boxes, read_label_row};
-use super::{DatasetKind, TrackingDataset, sorted_subdirs};
+use super::{DatasetInfo, DatasetKind, TrackingDataset, sorted_subdirs};
 use crate::error::{DataError, read_text};
 
 pub struct Lasot {
-    name: String,
-    root: PathBuf,
+    info: DatasetInfo,
     /// `<class>-<k>` names.
     sequences: Vec<String>,
-    notes: Vec<String>,
 }
 
 impl Lasot {
@@ -65,35 +63,21 @@ impl Lasot {
             }
         };
         Ok(Self {
-            name: name.to_string(),
-            root: root.to_path_buf(),
+            info: DatasetInfo::new(name, DatasetKind::Lasot, root, true, Vec::new()),
             sequences,
-            notes: Vec::new(),
         })
     }
 
     fn seq_dir(&self, seq: usize) -> PathBuf {
         let name = &self.sequences[seq];
         let class = name.split('-').next().unwrap_or(name);
-        self.root.join(class).join(name)
+        self.info.root.join(class).join(name)
     }
 }
 
 impl TrackingDataset for Lasot {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> DatasetKind {
-        DatasetKind::Lasot
-    }
-
-    fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn is_video(&self) -> bool {
-        true
+    fn info(&self) -> &DatasetInfo {
+        &self.info
     }
 
     fn num_sequences(&self) -> usize {
@@ -125,9 +109,5 @@ impl TrackingDataset for Lasot {
         self.seq_dir(seq)
             .join("img")
             .join(format!("{:08}.jpg", frame + 1))
-    }
-
-    fn notes(&self) -> &[String] {
-        &self.notes
     }
 }

@@ -57,14 +57,55 @@ impl DatasetKind {
 }
 
 /// A dataset of sequences (a still-image dataset has one-frame sequences).
-pub trait TrackingDataset: Send + Sync {
+/// What every dataset reader knows about itself besides its sequences.
+#[derive(Debug, Clone)]
+pub struct DatasetInfo {
     /// The name it was opened under (the config's `DATASETS_NAME` entry or the layout name).
-    fn name(&self) -> &str;
-    fn kind(&self) -> DatasetKind;
+    pub name: String,
+    pub kind: DatasetKind,
     /// The root folder.
-    fn root(&self) -> &Path;
+    pub root: PathBuf,
     /// Whether sequences are videos (the sampler draws two frames) or single images.
-    fn is_video(&self) -> bool;
+    pub video: bool,
+    /// Things the user should know about how the dataset was read (e.g. a generated list).
+    pub notes: Vec<String>,
+}
+
+impl DatasetInfo {
+    pub fn new(
+        name: &str,
+        kind: DatasetKind,
+        root: &Path,
+        video: bool,
+        notes: Vec<String>,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            kind,
+            root: root.to_path_buf(),
+            video,
+            notes,
+        }
+    }
+}
+
+pub trait TrackingDataset: Send + Sync {
+    fn info(&self) -> &DatasetInfo;
+    fn name(&self) -> &str {
+        &self.info().name
+    }
+    fn kind(&self) -> DatasetKind {
+        self.info().kind
+    }
+    fn root(&self) -> &Path {
+        &self.info().root
+    }
+    fn is_video(&self) -> bool {
+        self.info().video
+    }
+    fn notes(&self) -> &[String] {
+        &self.info().notes
+    }
     fn num_sequences(&self) -> usize;
     /// A human-readable sequence name (folder or annotation id).
     fn sequence_name(&self, seq: usize) -> String;
@@ -72,8 +113,6 @@ pub trait TrackingDataset: Send + Sync {
     fn load_annotation(&self, seq: usize) -> Result<SequenceAnno, DataError>;
     /// The image file of 0-based frame `frame`.
     fn frame_path(&self, seq: usize, frame: usize) -> PathBuf;
-    /// Things the user should know about how the dataset was read (e.g. a generated list).
-    fn notes(&self) -> &[String];
 }
 
 /// The dataset names the original accepts in `DATA.TRAIN/VAL.DATASETS_NAME`, plus `CUSTOM`.

@@ -4,18 +4,16 @@
 use std::path::{Path, PathBuf};
 
 use super::annotation::{SequenceAnno, read_boxes};
-use super::{DatasetKind, TrackingDataset, sorted_files};
+use super::{DatasetInfo, DatasetKind, TrackingDataset, sorted_files};
 use crate::error::DataError;
 
 /// The training chunks of the official release.
 pub const CHUNKS: std::ops::Range<usize> = 0..12;
 
 pub struct TrackingNet {
-    name: String,
-    root: PathBuf,
+    info: DatasetInfo,
     /// (chunk, video name).
     sequences: Vec<(usize, String)>,
-    notes: Vec<String>,
 }
 
 impl TrackingNet {
@@ -51,29 +49,15 @@ impl TrackingNet {
             ));
         }
         Ok(Self {
-            name: name.to_string(),
-            root: root.to_path_buf(),
+            info: DatasetInfo::new(name, DatasetKind::TrackingNet, root, true, notes),
             sequences,
-            notes,
         })
     }
 }
 
 impl TrackingDataset for TrackingNet {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> DatasetKind {
-        DatasetKind::TrackingNet
-    }
-
-    fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn is_video(&self) -> bool {
-        true
+    fn info(&self) -> &DatasetInfo {
+        &self.info
     }
 
     fn num_sequences(&self) -> usize {
@@ -89,6 +73,7 @@ impl TrackingDataset for TrackingNet {
     fn load_annotation(&self, seq: usize) -> Result<SequenceAnno, DataError> {
         let (chunk, vid) = &self.sequences[seq];
         let path = self
+            .info
             .root
             .join(format!("TRAIN_{chunk}"))
             .join("anno")
@@ -98,14 +83,11 @@ impl TrackingDataset for TrackingNet {
 
     fn frame_path(&self, seq: usize, frame: usize) -> PathBuf {
         let (chunk, vid) = &self.sequences[seq];
-        self.root
+        self.info
+            .root
             .join(format!("TRAIN_{chunk}"))
             .join("frames")
             .join(vid)
             .join(format!("{frame}.jpg"))
-    }
-
-    fn notes(&self) -> &[String] {
-        &self.notes
     }
 }
