@@ -1,9 +1,11 @@
 //! The CENTER box head (`CenterPredictor`, spec §1.9) and `cal_bbox`.
 
+use burn::module::RunningState;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::module::batch_norm_train;
 
 /// Conv3×3 → BatchNorm → ReLU (the official `conv(...)` helper: keys `.0` conv, `.1` BN).
 #[derive(Module, Debug)]
@@ -27,7 +29,39 @@ impl ConvBnRelu {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if x.device().is_autodiff() && self.bn.training.is_enabled() {
+            return self.forward_batch_statistics(x);
+        }
         relu(self.bn.forward(self.conv.forward(x)))
+    }
+
+    /// Train mode (BatchNorm normalises with the batch's own statistics), updating the running
+    /// statistics as PyTorch does: momentum 0.1 and the **unbiased** batch variance for
+    /// `running_var` (Burn's `BatchNorm` blends in the biased one).
+    fn forward_batch_statistics(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.conv.forward(x);
+        let [b, _, h, w] = y.dims();
+        let bn = &self.bn;
+        let out = batch_norm_train(y, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+        let count = b * h * w;
+        let unbiased = if count > 1 {
+            count as f64 / (count - 1) as f64
+        } else {
+            1.0
+        };
+        let momentum = bn.momentum;
+        let blend = |state: &RunningState<Tensor<1>>, batch: Tensor<1>| {
+            let old = state.value_sync().to_device(&batch.device());
+            let new = old
+                .mul_scalar(1.0 - momentum)
+                .add(batch.detach().mul_scalar(momentum));
+            state.update(new.detach());
+            // Fold the per-thread update now: state dicts and checkpoints read the folded value.
+            let _ = state.value_sync();
+        };
+        blend(&bn.running_mean, out.mean);
+        blend(&bn.running_var, out.variance.mul_scalar(unbiased));
+        relu(out.output)
     }
 }
 

@@ -2,7 +2,6 @@
 //! batch statistics, drop path), the actor's losses, backward, the global-norm clip and the
 //! AdamW step — plus the evaluation-mode forward used by validation.
 
-use burn::nn::BatchNorm;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ostrack_config::CeTemplateRange;
@@ -113,52 +112,6 @@ pub struct StepPosition {
     pub step: usize,
 }
 
-/// The 12 head BatchNorms in official order.
-fn head_batch_norms(model: &OSTrack) -> Vec<&BatchNorm> {
-    model
-        .box_head
-        .branches()
-        .into_iter()
-        .flat_map(|(_, b)| b.conv_bn_layers().map(|l| &l.bn))
-        .collect()
-}
-
-/// Burn updates `running_var` with the biased batch variance; PyTorch uses the unbiased one
-/// (n/(n−1)). Snapshot before the forward, correct after it.
-struct RunningVarFix(Vec<Tensor<1>>);
-
-impl RunningVarFix {
-    fn take(model: &OSTrack) -> Self {
-        Self(
-            head_batch_norms(model)
-                .iter()
-                .map(|bn| bn.running_var.value_sync())
-                .collect(),
-        )
-    }
-
-    /// `count` = values per channel the BN saw (B·F·F). Also folds Burn's pending per-thread
-    /// `running_mean` update into the value: `Module::visit` (state dicts, checkpoints) reads the
-    /// folded value only, so without this a saved running mean lags one step behind.
-    fn apply(self, model: &OSTrack, count: usize) {
-        for bn in head_batch_norms(model) {
-            let _ = bn.running_mean.value_sync();
-        }
-        if count < 2 {
-            return;
-        }
-        for (bn, before) in head_batch_norms(model).into_iter().zip(self.0) {
-            let after = bn.running_var.value_sync();
-            let before = before.to_device(&after.device());
-            // after = (1−m)·before + m·var_biased ⇒ m·var_biased/(n−1) is the missing part.
-            let correction = (after.clone() - before.mul_scalar(1.0 - bn.momentum))
-                .div_scalar((count - 1) as f64);
-            bn.running_var.update((after + correction).detach());
-            let _ = bn.running_var.value_sync();
-        }
-    }
-}
-
 fn increment_batches_tracked(model: &mut OSTrack) {
     for layer in model.box_head.conv_bn_layers_mut() {
         layer.num_batches_tracked += 1;
@@ -189,7 +142,6 @@ pub fn forward_losses(
     train: bool,
     at: StepPosition,
 ) -> Result<ForwardLosses, TrainError> {
-    let fix = train.then(|| RunningVarFix::take(model));
     // Training and validation always pass a keep rate (the schedule's, 1 before CE starts);
     // `None` would mean the inference ratios and eliminate tokens during the warm-up.
     let keep_rate = Some(keep_rate.unwrap_or(1.0));
@@ -203,9 +155,8 @@ pub fn forward_losses(
             trace: None,
         },
     );
-    if let Some(fix) = fix {
-        let [b, _, f, _] = output.score_map.dims();
-        fix.apply(model, b * f * f);
+    if train {
+        // The head's train-mode forward updated the BN running statistics (PyTorch's way).
         increment_batches_tracked(model);
     }
     let pred_boxes = read_boxes(&output.pred_boxes);

@@ -21,20 +21,22 @@ fn scalar(st: &ostrack_weights::StateDict, key: &str) -> f32 {
     get(st, key).to_f32()[0]
 }
 
-// Open on issue 5. With this file's seeds three comparisons exceed the 1e-5 tolerance by
-// f32 round-off alone (see `train_step_accuracy.rs`, which checks our gradients against an f64
-// evaluation of the same steps):
-// - step 1, `box_head.conv1_ctr.0.weight` after AdamW: 2.95e-5. Element 16721 has a gradient of
-//   1.28e-6 (f64) against a tensor maximum of 1.7; PyTorch gives 1.339e-6, we give 9.35e-7.
-//   Clipped (x5.1e-4) it is far below AdamW's eps, where the update lr*g/(|g|+eps) turns
-//   the gradient's round-off into a parameter difference (the README's round-off biases, but
-//   for one weight element).
-// - step 2, gradients of `box_head.conv3_ctr.1.bias` (1.66e-5) and
-//   `box_head.conv4_offset.1.weight` (1.03e-5): PyTorch's own value is 8.3e-6 relative away
-//   from the f64 gradient; ours is 3.2e-6 away.
-// Run it with `cargo test --release -p ostrack-train --test train_step -- --ignored --nocapture`.
+// Open on issue 5 (blocked on the fixture's tolerance). Every loss, output, gradient, norm, clip
+// coefficient and BN statistic is within tolerance; what is left is one weight entry whose
+// gradient lies below AdamW's eps after clipping:
+// - step 1, `box_head.conv1_ctr.0.weight[12289]` after AdamW: 3.1e-5 of the tensor's max. Its raw
+//   gradient is -9.906e-6 in f64; PyTorch's f32 value is -1.0303e-5 and ours -9.45e-6, each
+//   ~4e-7 from exact in opposite directions (round-off of the backbone's f32 forward: the same
+//   test with an f64 head leaves it unchanged). Clipped (x5.1e-4) it is ~5e-9 < eps = 1e-8,
+//   where `lr*g/(|g|+eps)` turns that round-off into a parameter difference of 2% of the lr.
+// - step 2 inherits it: the same entry (3.1e-5) and, through the forward, the per-sample IoU
+//   (1.4e-6 against 1e-6).
+// `train_step_accuracy.rs` checks our gradients against an f64 evaluation instead (ours within
+// 4.8e-6 of exact everywhere, PyTorch within 8.3e-6).
+// Run it with `cargo test --release -p ostrack-train --test train_step -- --ignored --nocapture`:
+// it lists every comparison out of tolerance.
 #[test]
-#[ignore = "open (issue 5): f32 round-off exceeds the 1e-5 tolerance in 3 comparisons"]
+#[ignore = "open (issue 5): one sub-eps gradient entry exceeds the 1e-5 tolerance after AdamW"]
 fn two_official_training_steps() {
     let (st, json) = load_fixture("train_step");
     let cfg = experiment(&json);
@@ -52,6 +54,8 @@ fn two_official_training_steps() {
         l1: cfg.train.l1_weight,
         focal: 1.0,
     };
+    // Tensor comparisons are collected, so one run reports every tensor out of tolerance.
+    let mut failures: Vec<String> = Vec::new();
     let mut worst: BTreeMap<&str, f64> = BTreeMap::new();
     let mut note = |what: &'static str, err: f64| {
         let e = worst.entry(what).or_insert(0.0);
@@ -127,7 +131,9 @@ fn two_official_training_steps() {
             &per_sample,
             &get(&st, &format!("{s}.iou_per_sample")).to_f32(),
         );
-        assert!(err <= LOSS_TOL, "{s}: IoU per sample (rel err {err:.3e})");
+        if err > LOSS_TOL {
+            failures.push(format!("{s}: IoU per sample (rel err {err:.3e})"));
+        }
         // Raw gradients.
         let roundoff = roundoff_biases(meta);
         let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
@@ -159,10 +165,9 @@ fn two_official_training_steps() {
             }
             let err = rel_err(&values, &expected);
             note("gradients", err);
-            assert!(
-                err <= TENSOR_TOL,
-                "{s}: gradient of {key}: rel err {err:.3e}"
-            );
+            if err > TENSOR_TOL {
+                failures.push(format!("{s}: gradient of {key}: rel err {err:.3e}"));
+            }
         }
 
         // Global norm and clip coefficient.
@@ -234,13 +239,18 @@ fn two_official_training_steps() {
                     },
                     err,
                 );
-                assert!(
-                    err <= TENSOR_TOL,
-                    "{s}: {key} after the step: rel err {err:.3e}"
-                );
+                if err > TENSOR_TOL {
+                    failures.push(format!("{s}: {key} after the step: rel err {err:.3e}"));
+                }
             }
         }
         assert_eq!(compared, after.len(), "{s}: every state entry compared");
     }
     println!("worst errors: {worst:#?}");
+    assert!(
+        failures.is_empty(),
+        "{} comparisons out of tolerance:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
