@@ -139,6 +139,17 @@ fn main() -> anyhow::Result<()> {
     println!(
         "  Attention module {attn_module:.2} (on LayerNorm output {attn_module_ln:.2}, its qkv {qkv_ln:.2}), qkv split + read back {split_sync:.2}"
     );
+    let host = |rows: usize| {
+        median_ms(runs, || {
+            let (o, _) =
+                ostrack_model::host_attention::attention(qkv_out.clone(), h, rows).expect("f32");
+            let _ = o.into_data();
+        })
+    };
+    let (host_none, host_rows) = (host(0), host(z.dims()[1]));
+    println!(
+        "  host attention kernel (merged heads out) {host_none:.2}, with the template rows {host_rows:.2}"
+    );
     println!(
         "  attention: fused on strided q/k/v {fused_strided:.2}, on contiguous {fused_contig:.2}, merge heads {merge:.2}, proj {proj:.2}, residual add {add:.2}"
     );

@@ -7,6 +7,8 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::batch_norm_train;
 
+use crate::host_conv;
+
 /// Conv3×3 → BatchNorm → ReLU (the official `conv(...)` helper: keys `.0` conv, `.1` BN).
 #[derive(Module, Debug)]
 pub struct ConvBnRelu {
@@ -29,10 +31,38 @@ impl ConvBnRelu {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        if x.device().is_autodiff() && self.bn.training.is_enabled() {
+        let device = x.device();
+        if device.is_autodiff() && self.bn.training.is_enabled() {
             return self.forward_batch_statistics(x);
         }
+        if !device.is_autodiff() && crate::host::is_flex(&device) && self.is_same_3x3() {
+            let [b, _, h, w] = x.dims();
+            if let Some(cols) = host_conv::columns_3x3(x.clone()) {
+                return self.forward_columns(cols, [b, h, w]);
+            }
+        }
         relu(self.bn.forward(self.conv.forward(x)))
+    }
+
+    /// A 3×3 convolution with stride 1 and padding 1 (what [`ConvBnRelu::new`] builds).
+    fn is_same_3x3(&self) -> bool {
+        let c = &self.conv;
+        c.kernel_size == [3, 3]
+            && c.stride == [1, 1]
+            && c.dilation == [1, 1]
+            && c.groups == 1
+            && matches!(c.padding, PaddingConfig2d::Explicit(1, 1, 1, 1))
+    }
+
+    /// Inference from [`host_conv::columns_3x3`] of the input (`[B, C·9, H·W]`): the convolution
+    /// is `W[O, C·9] × columns`, then BatchNorm with the running statistics and ReLU.
+    fn forward_columns(&self, cols: Tensor<3>, [b, h, w]: [usize; 3]) -> Tensor<4> {
+        let [o, c, _, _] = self.conv.weight.dims();
+        let mut y = self.conv.weight.val().reshape([1, o, c * 9]).matmul(cols);
+        if let Some(bias) = &self.conv.bias {
+            y = y + bias.val().reshape([1, o, 1]);
+        }
+        relu(self.bn.forward(y.reshape([b, o, h, w])))
     }
 
     /// Train mode (BatchNorm normalises with the batch's own statistics), updating the running
@@ -96,6 +126,16 @@ impl Branch {
             if let Some(t) = trace.as_deref_mut() {
                 t.push(x.clone());
             }
+        }
+        self.conv5.forward(x)
+    }
+
+    /// Inference with the first layer's input given as its 3×3 columns (shared by the three
+    /// branches, see [`host_conv`]).
+    fn forward_from_columns(&self, cols: Tensor<3>, dims: [usize; 3]) -> Tensor<4> {
+        let mut x = self.conv1.forward_columns(cols, dims);
+        for layer in [&self.conv2, &self.conv3, &self.conv4] {
+            x = layer.forward(x);
         }
         self.conv5.forward(x)
     }
@@ -170,17 +210,21 @@ impl CenterPredictor {
         features: Tensor<4>,
         mut trace: Option<&mut Vec<(String, Tensor<4>)>>,
     ) -> HeadOutput {
-        if trace.is_none() && !features.device().is_autodiff() {
-            // Inference: the branches are independent and much of Flex's convolution (weight
-            // and input re-layout, im2col) runs on one thread, so run them side by side.
+        let device = features.device();
+        if trace.is_none() && !device.is_autodiff() {
+            // Inference: the branches are independent and parts of Flex's small convolutions
+            // run on one thread, so run them side by side.
+            let [b, _, h, w] = features.dims();
+            let shared = (crate::host::is_flex(&device) && self.ctr.conv1.is_same_3x3())
+                .then(|| host_conv::columns_3x3(features.clone()))
+                .flatten();
+            let run = |branch: &Branch| match &shared {
+                Some(cols) => branch.forward_from_columns(cols.clone(), [b, h, w]),
+                None => branch.forward(features.clone(), None),
+            };
             let ((ctr, offset), size) = rayon::join(
-                || {
-                    rayon::join(
-                        || self.ctr.forward(features.clone(), None),
-                        || self.offset.forward(features.clone(), None),
-                    )
-                },
-                || self.size.forward(features.clone(), None),
+                || rayon::join(|| run(&self.ctr), || run(&self.offset)),
+                || run(&self.size),
             );
             return head_output(ctr, size, offset);
         }

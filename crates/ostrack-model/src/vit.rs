@@ -9,6 +9,8 @@ use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use crate::host_attention;
+
 /// timm/OSTrack use LayerNorm eps 1e-6 everywhere (Burn's default is 1e-5).
 pub const LAYER_NORM_EPS: f64 = 1e-6;
 
@@ -69,18 +71,28 @@ impl Attention {
     }
 
     /// Returns the projected output and the softmaxed attention rows `map` asks for
-    /// ([B, H, rows, N]). The output always comes from the fused kernel when the full map is not
-    /// needed; candidate elimination needs only the template queries' rows, a fifth of the map.
+    /// ([B, H, rows, N]); candidate elimination needs only the template queries' rows, a fifth
+    /// of the map. At inference on Flex one host kernel ([`host_attention`]) computes both;
+    /// elsewhere the output comes from Burn's fused kernel unless the full map is needed.
     pub fn forward(&self, x: Tensor<3>, map: AttentionMap) -> (Tensor<3>, Option<Tensor<4>>) {
         let [b, n, c] = x.dims();
         let h = self.num_heads;
         let head_dim = c / h;
+        let mut qkv = self.qkv.forward(x);
+        let device = qkv.device();
+        if !device.is_autodiff() && crate::host::is_flex(&device) {
+            let rows = match map {
+                AttentionMap::None => 0,
+                AttentionMap::FirstRows(r) => r.min(n),
+                AttentionMap::Full => n,
+            };
+            match host_attention::attention(qkv, h, rows) {
+                Ok((out, map)) => return (self.proj.forward(out), map),
+                Err(unchanged) => qkv = unchanged,
+            }
+        }
         // [B,N,3C] -> [B,N,3,H,hd] -> [3,B,H,N,hd]: q, k, v are the first, second, third C outputs.
-        let qkv = self
-            .qkv
-            .forward(x)
-            .reshape([b, n, 3, h, head_dim])
-            .permute([2, 0, 3, 1, 4]);
+        let qkv = qkv.reshape([b, n, 3, h, head_dim]).permute([2, 0, 3, 1, 4]);
         let q = qkv.clone().slice(s![0..1]).squeeze_dim::<4>(0);
         let k = qkv.clone().slice(s![1..2]).squeeze_dim::<4>(0);
         let v = qkv.slice(s![2..3]).squeeze_dim::<4>(0);
@@ -137,21 +149,30 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu_two_halves(self.fc1.forward(x)))
+        self.fc2.forward(mlp_gelu(self.fc1.forward(x)))
     }
 }
 
-/// Exact GELU. The CPU backend evaluates elementwise ops (here a scalar `erf`) on the calling
-/// thread only, so at inference the token halves go to two threads; elementwise, so the values
-/// are identical. Under autodiff the plain op keeps the graph simple.
-fn gelu_two_halves(x: Tensor<3>) -> Tensor<3> {
-    let n = x.dims()[1];
-    if x.device().is_autodiff() || n < 2 {
-        return gelu(x);
+/// Exact GELU. At inference on the Flex CPU backend it runs on the host buffer with a
+/// vectorised, multi-threaded kernel ([`crate::host_gelu`]: PyTorch's erf approximation); Flex's
+/// own op is a scalar `erf` on one thread. Under autodiff and on other backends: Burn's op.
+fn mlp_gelu(x: Tensor<3>) -> Tensor<3> {
+    if !x.device().is_autodiff() && crate::host::is_flex(&x.device()) {
+        return host_gelu(x);
     }
-    let (front, back) = (x.clone().slice(s![.., 0..n / 2]), x.slice(s![.., n / 2..]));
-    let (front, back) = rayon::join(|| gelu(front), || gelu(back));
-    Tensor::cat(vec![front, back], 1)
+    gelu(x)
+}
+
+fn host_gelu(x: Tensor<3>) -> Tensor<3> {
+    let device = x.device();
+    // A unique, contiguous Flex tensor (the fc1 output) moves into `TensorData` and back
+    // without copies.
+    let mut data = x.into_data();
+    if let Ok(values) = data.as_mut_slice::<f32>() {
+        crate::host_gelu::gelu_in_place(values);
+        return Tensor::from_data(data, &device);
+    }
+    gelu(Tensor::from_data(data, &device))
 }
 
 /// timm's stochastic depth: a whole sample's residual branch is dropped with probability `prob`
