@@ -11,7 +11,7 @@ use burn::tensor::DType;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use crate::host_math::exp_non_positive;
+use crate::host_math::{exp_non_positive, max_skip_nan};
 
 /// The attention output `[B, N, C]` (heads merged, before `proj`) and, when `map_rows > 0`,
 /// the first `map_rows` softmaxed query rows `[B, H, map_rows, N]`. `qkv` is `[B, N, 3C]`;
@@ -178,7 +178,7 @@ fn softmax_portable(x: &mut [f32], n: usize, scale: f32) {
         for v in row.iter_mut() {
             *v *= scale;
         }
-        let max = lanes_reduce(row, f32::NEG_INFINITY, f32::max);
+        let max = lanes_reduce(row, f32::NEG_INFINITY, max_skip_nan);
         for v in row.iter_mut() {
             *v = exp_non_positive(*v - max);
         }

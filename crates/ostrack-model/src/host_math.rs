@@ -11,7 +11,8 @@ pub(crate) fn exp_non_positive(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // 1.5·2^23: adding and subtracting it rounds to the nearest integer (ties to even).
     const ROUND: f32 = 12_582_912.0;
-    let x = x.max(-87.0);
+    // A comparison, not `f32::max`: it vectorises and lets a NaN through.
+    let x = if x < -87.0 { -87.0 } else { x };
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = ((((1.987_569_1e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
@@ -19,8 +20,19 @@ pub(crate) fn exp_non_positive(x: f32) -> f32 {
         * r
         + 5e-1;
     let er = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2ⁿ from the exponent bits. n + 127 (an integer in 1..=127) is read from the low mantissa
+    // bits of ROUND + n + 127 instead of a float-to-int cast, whose saturating semantics keep the
+    // compiler from vectorising it.
+    let biased = (n + (ROUND + 127.0)).to_bits() - ROUND.to_bits();
+    let scale = f32::from_bits(biased << 23);
     er * scale
+}
+
+/// `max(a, b)` as one vector instruction (`f32::max` adds NaN handling that keeps reductions
+/// scalar); a NaN in `b` is skipped.
+#[inline(always)]
+pub(crate) fn max_skip_nan(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
 }
 
 #[cfg(test)]
@@ -36,5 +48,7 @@ mod tests {
             assert!(rel < 2.5e-7, "exp({x}) = {ours}, exact {exact}");
             x += 0.0137;
         }
+        assert!(exp_non_positive(f32::NAN).is_nan());
+        assert!(exp_non_positive(-1e30) < 1e-37);
     }
 }
