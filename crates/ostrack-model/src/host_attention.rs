@@ -13,17 +13,20 @@ use rayon::prelude::*;
 
 use crate::host_math::{exp_non_positive, max_skip_nan};
 
+/// Whether [`attention`] takes this `qkv` tensor (f32 only).
+pub fn supports(qkv: &Tensor<3>) -> bool {
+    qkv.dtype() == DType::F32
+}
+
 /// The attention output `[B, N, C]` (heads merged, before `proj`) and, when `map_rows > 0`,
-/// the first `map_rows` softmaxed query rows `[B, H, map_rows, N]`. `qkv` is `[B, N, 3C]`;
-/// returns it untouched when it is not f32.
-pub fn attention(
-    qkv: Tensor<3>,
-    heads: usize,
-    map_rows: usize,
-) -> Result<(Tensor<3>, Option<Tensor<4>>), Tensor<3>> {
-    if qkv.dtype() != DType::F32 {
-        return Err(qkv);
-    }
+/// the first `map_rows` softmaxed query rows `[B, H, map_rows, N]`. `qkv` is `[B, N, 3C]` and
+/// must be f32 ([`supports`]).
+pub fn attention(qkv: Tensor<3>, heads: usize, map_rows: usize) -> (Tensor<3>, Option<Tensor<4>>) {
+    assert!(
+        supports(&qkv),
+        "host attention takes f32, not {:?}",
+        qkv.dtype()
+    );
     let [b, n, c3] = qkv.dims();
     let (c, rows) = (c3 / 3, map_rows.min(n));
     let hd = c / heads;
@@ -90,7 +93,7 @@ pub fn attention(
     let out = Tensor::from_data(TensorData::new(merged, [b, n, c]), &device);
     let map =
         (rows > 0).then(|| Tensor::from_data(TensorData::new(maps, [b, heads, rows, n]), &device));
-    Ok((out, map))
+    (out, map)
 }
 
 /// A matrix view into a slice.
@@ -233,7 +236,7 @@ mod tests {
             .matmul(part(2))
             .swap_dims(1, 2)
             .reshape([b, n, c]);
-        let (out, map) = attention(qkv, heads, 5).unwrap();
+        let (out, map) = attention(qkv, heads, 5);
         let max_diff = |a: Tensor<3>, e: Tensor<3>| (a - e).abs().max().into_scalar::<f32>();
         assert!(max_diff(out, expected) < 1e-5);
         let rows = probs.slice(s![.., .., 0..5]).reshape([b, heads * 5, n]);

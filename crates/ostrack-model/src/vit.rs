@@ -78,18 +78,17 @@ impl Attention {
         let [b, n, c] = x.dims();
         let h = self.num_heads;
         let head_dim = c / h;
-        let mut qkv = self.qkv.forward(x);
+        let qkv = self.qkv.forward(x);
         let device = qkv.device();
-        if !device.is_autodiff() && crate::host::is_flex(&device) {
+        if !device.is_autodiff() && crate::host::is_flex(&device) && host_attention::supports(&qkv)
+        {
             let rows = match map {
                 AttentionMap::None => 0,
                 AttentionMap::FirstRows(r) => r.min(n),
                 AttentionMap::Full => n,
             };
-            match host_attention::attention(qkv, h, rows) {
-                Ok((out, map)) => return (self.proj.forward(out), map),
-                Err(unchanged) => qkv = unchanged,
-            }
+            let (out, map) = host_attention::attention(qkv, h, rows);
+            return (self.proj.forward(out), map);
         }
         // [B,N,3C] -> [B,N,3,H,hd] -> [3,B,H,N,hd]: q, k, v are the first, second, third C outputs.
         let qkv = qkv.reshape([b, n, 3, h, head_dim]).permute([2, 0, 3, 1, 4]);
