@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::batch_norm_train;
 
+use crate::host::runs_host_kernels;
 use crate::host_conv;
 
 /// Conv3×3 → BatchNorm → ReLU (the official `conv(...)` helper: keys `.0` conv, `.1` BN).
@@ -31,15 +32,12 @@ impl ConvBnRelu {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let device = x.device();
-        if device.is_autodiff() && self.bn.training.is_enabled() {
+        if x.device().is_autodiff() && self.bn.training.is_enabled() {
             return self.forward_batch_statistics(x);
         }
-        if !device.is_autodiff() && crate::host::is_flex(&device) && self.is_same_3x3() {
+        if runs_host_kernels(&x) && self.is_same_3x3() {
             let [b, _, h, w] = x.dims();
-            if let Some(cols) = host_conv::columns_3x3(x.clone()) {
-                return self.forward_columns(cols, [b, h, w]);
-            }
+            return self.forward_columns(host_conv::columns_3x3(x), [b, h, w]);
         }
         relu(self.bn.forward(self.conv.forward(x)))
     }
@@ -140,10 +138,6 @@ impl Branch {
         self.conv5.forward(x)
     }
 
-    pub fn conv_bn_layers(&self) -> [&ConvBnRelu; 4] {
-        [&self.conv1, &self.conv2, &self.conv3, &self.conv4]
-    }
-
     pub fn conv_bn_layers_mut(&mut self) -> [&mut ConvBnRelu; 4] {
         [
             &mut self.conv1,
@@ -210,17 +204,18 @@ impl CenterPredictor {
         features: Tensor<4>,
         mut trace: Option<&mut Vec<(String, Tensor<4>)>>,
     ) -> HeadOutput {
-        let device = features.device();
-        if trace.is_none() && !device.is_autodiff() {
+        if trace.is_none() && !features.device().is_autodiff() {
             // Inference: the branches are independent and parts of Flex's small convolutions
             // run on one thread, so run them side by side.
             let [b, _, h, w] = features.dims();
-            let shared = (crate::host::is_flex(&device) && self.ctr.conv1.is_same_3x3())
-                .then(|| host_conv::columns_3x3(features.clone()))
-                .flatten();
-            let run = |branch: &Branch| match &shared {
-                Some(cols) => branch.forward_from_columns(cols.clone(), [b, h, w]),
-                None => branch.forward(features.clone(), None),
+            let input = if runs_host_kernels(&features) && self.ctr.conv1.is_same_3x3() {
+                Ok(host_conv::columns_3x3(features))
+            } else {
+                Err(features)
+            };
+            let run = |branch: &Branch| match &input {
+                Ok(cols) => branch.forward_from_columns(cols.clone(), [b, h, w]),
+                Err(features) => branch.forward(features.clone(), None),
             };
             let ((ctr, offset), size) = rayon::join(
                 || rayon::join(|| run(&self.ctr), || run(&self.offset)),

@@ -7,32 +7,22 @@
 //! softmaxed rows that candidate elimination scores come out of the same computation.
 
 use burn::prelude::*;
-use burn::tensor::DType;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use crate::host_math::{exp_non_positive, max_skip_nan};
-
-/// Whether [`attention`] takes this `qkv` tensor (f32 only).
-pub fn supports(qkv: &Tensor<3>) -> bool {
-    qkv.dtype() == DType::F32
-}
+use crate::host_math::{exp_non_positive, max_skip_nan, simd_dispatch};
 
 /// The attention output `[B, N, C]` (heads merged, before `proj`) and, when `map_rows > 0`,
-/// the first `map_rows` softmaxed query rows `[B, H, map_rows, N]`. `qkv` is `[B, N, 3C]` and
-/// must be f32 ([`supports`]).
+/// the first `map_rows` softmaxed query rows `[B, H, map_rows, N]`. `qkv` is `[B, N, 3C]`, f32.
 pub fn attention(qkv: Tensor<3>, heads: usize, map_rows: usize) -> (Tensor<3>, Option<Tensor<4>>) {
-    assert!(
-        supports(&qkv),
-        "host attention takes f32, not {:?}",
-        qkv.dtype()
-    );
     let [b, n, c3] = qkv.dims();
     let (c, rows) = (c3 / 3, map_rows.min(n));
     let hd = c / heads;
     let device = qkv.device();
     let data = qkv.into_data();
-    let src = data.as_slice::<f32>().expect("an f32 tensor's data is f32");
+    let src = data
+        .as_slice::<f32>()
+        .expect("host attention takes f32 tensors");
     let scale = (hd as f64).powf(-0.5) as f32;
 
     let per_head: Vec<(Vec<f32>, Vec<f32>)> = (0..b * heads)
@@ -145,35 +135,9 @@ fn product(lhs: &Strided, rhs: &Strided, dst: &mut [f32]) {
     }
 }
 
+simd_dispatch!(fn softmax_rows(x: &mut [f32], n: usize, scale: f32) => softmax_portable);
+
 /// Each row of the `n`-column matrix `x` becomes `softmax(row·scale)`.
-fn softmax_rows(x: &mut [f32], n: usize, scale: f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { softmax_avx512(x, n, scale) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: as above.
-            return unsafe { softmax_avx2(x, n, scale) };
-        }
-    }
-    softmax_portable(x, n, scale);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-unsafe fn softmax_avx512(x: &mut [f32], n: usize, scale: f32) {
-    softmax_portable(x, n, scale);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn softmax_avx2(x: &mut [f32], n: usize, scale: f32) {
-    softmax_portable(x, n, scale);
-}
-
 #[inline(always)]
 fn softmax_portable(x: &mut [f32], n: usize, scale: f32) {
     for row in x.chunks_exact_mut(n) {

@@ -11,13 +11,14 @@ use burn::prelude::*;
 use rayon::prelude::*;
 
 /// Columns of a 3×3, stride-1, padding-1 convolution: `[B, C·9, H·W]`, row `c·9 + ky·3 + kx`
-/// holding input plane `c` shifted by `(ky − 1, kx − 1)`, zero outside. `None` for tensors that
-/// are not f32.
-pub fn columns_3x3(x: Tensor<4>) -> Option<Tensor<3>> {
+/// holding input plane `c` shifted by `(ky − 1, kx − 1)`, zero outside. `x` is f32.
+pub fn columns_3x3(x: Tensor<4>) -> Tensor<3> {
     let [b, c, h, w] = x.dims();
     let device = x.device();
     let data = x.into_data();
-    let src = data.as_slice::<f32>().ok()?;
+    let src = data
+        .as_slice::<f32>()
+        .expect("host columns take f32 tensors");
     let plane = h * w;
     let mut cols = vec![0f32; b * c * 9 * plane];
     cols.par_chunks_mut(9 * plane)
@@ -39,10 +40,7 @@ pub fn columns_3x3(x: Tensor<4>) -> Option<Tensor<3>> {
                 }
             }
         });
-    Some(Tensor::from_data(
-        TensorData::new(cols, [b, c * 9, plane]),
-        &device,
-    ))
+    Tensor::from_data(TensorData::new(cols, [b, c * 9, plane]), &device)
 }
 
 #[cfg(test)]
@@ -64,7 +62,7 @@ mod tests {
             None,
             ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
         );
-        let cols = columns_3x3(x).unwrap();
+        let cols = columns_3x3(x);
         let ours = weight
             .reshape([1, o, c * 9])
             .matmul(cols)

@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::host_math::exp_non_positive;
+use crate::host_math::{exp_non_positive, simd_dispatch};
 
 const P: f32 = 0.327_591_1;
 const A1: f32 = 0.254_829_6;
@@ -27,33 +27,7 @@ pub fn gelu_in_place(values: &mut [f32]) {
     values.par_chunks_mut(CHUNK).for_each(gelu_chunk);
 }
 
-fn gelu_chunk(values: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { gelu_avx512(values) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: as above.
-            return unsafe { gelu_avx2(values) };
-        }
-    }
-    gelu_portable(values);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-unsafe fn gelu_avx512(values: &mut [f32]) {
-    gelu_portable(values);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gelu_avx2(values: &mut [f32]) {
-    gelu_portable(values);
-}
+simd_dispatch!(fn gelu_chunk(values: &mut [f32]) => gelu_portable);
 
 #[inline(always)]
 fn gelu_portable(values: &mut [f32]) {

@@ -1,4 +1,38 @@
-//! Branch-free scalar math that the compiler vectorises inside the host kernels.
+//! Branch-free scalar math that the compiler vectorises inside the host kernels, and the run-time
+//! choice of the instruction set those kernels are compiled for.
+
+/// `simd_dispatch!(vis fn name(args) => portable)` defines `name`, which runs `portable` compiled
+/// for AVX-512 or for AVX2 + FMA when the CPU has them (detected at run time) and as plain code
+/// otherwise. `portable` must be `#[inline(always)]` so each variant gets its own copy.
+macro_rules! simd_dispatch {
+    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),*) => $portable:ident) => {
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $portable($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $portable($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has the features `avx512` is compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: as above, for `avx2`.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $portable($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
 
 /// `exp(x)` for `x ≤ 0`, branch-free (Cephes `expf`): `x = n·ln2 + r`, `|r| ≤ ln2/2`, a degree-6
 /// polynomial for `exp(r)` and `2ⁿ` built in the exponent bits; relative error ~1 ulp. Below

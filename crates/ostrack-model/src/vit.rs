@@ -9,7 +9,8 @@ use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
-use crate::host_attention;
+use crate::host::runs_host_kernels;
+use crate::{host_attention, host_gelu};
 
 /// timm/OSTrack use LayerNorm eps 1e-6 everywhere (Burn's default is 1e-5).
 pub const LAYER_NORM_EPS: f64 = 1e-6;
@@ -79,9 +80,7 @@ impl Attention {
         let h = self.num_heads;
         let head_dim = c / h;
         let qkv = self.qkv.forward(x);
-        let device = qkv.device();
-        if !device.is_autodiff() && crate::host::is_flex(&device) && host_attention::supports(&qkv)
-        {
+        if runs_host_kernels(&qkv) {
             let rows = match map {
                 AttentionMap::None => 0,
                 AttentionMap::FirstRows(r) => r.min(n),
@@ -156,22 +155,18 @@ impl Mlp {
 /// vectorised, multi-threaded kernel ([`crate::host_gelu`]: PyTorch's erf approximation); Flex's
 /// own op is a scalar `erf` on one thread. Under autodiff and on other backends: Burn's op.
 fn mlp_gelu(x: Tensor<3>) -> Tensor<3> {
-    if !x.device().is_autodiff() && crate::host::is_flex(&x.device()) {
-        return host_gelu(x);
+    if !runs_host_kernels(&x) {
+        return gelu(x);
     }
-    gelu(x)
-}
-
-fn host_gelu(x: Tensor<3>) -> Tensor<3> {
     let device = x.device();
     // A unique, contiguous Flex tensor (the fc1 output) moves into `TensorData` and back
     // without copies.
     let mut data = x.into_data();
-    if let Ok(values) = data.as_mut_slice::<f32>() {
-        crate::host_gelu::gelu_in_place(values);
-        return Tensor::from_data(data, &device);
-    }
-    gelu(Tensor::from_data(data, &device))
+    let values = data
+        .as_mut_slice::<f32>()
+        .expect("host GELU takes f32 tensors");
+    host_gelu::gelu_in_place(values);
+    Tensor::from_data(data, &device)
 }
 
 /// timm's stochastic depth: a whole sample's residual branch is dropped with probability `prob`
