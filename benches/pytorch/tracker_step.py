@@ -6,9 +6,7 @@ The official tracker moves everything to CUDA with `.cuda()`; here `.cuda()` is 
 a few imports that tracking never uses (jpeg4py, visdom, torch._six, gone in torch 2) are
 stubbed. Setup: see BENCHMARKS.md.
 """
-import argparse
 import importlib
-import statistics
 import sys
 import tempfile
 import time
@@ -17,13 +15,9 @@ import types
 import numpy as np
 import torch
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--repo", required=True, help="checkout of botaoye/OSTrack")
-parser.add_argument("--config", default="vitb_256_mae_ce_32x4_ep300", help="experiments/ostrack/<name>.yaml")
-parser.add_argument("--runs", type=int, default=20)
-parser.add_argument("--threads", type=int, default=2)
-args = parser.parse_args()
+import official
 
+args = official.parse_args(__doc__)
 torch.nn.Module.cuda = lambda self, *a, **k: self
 torch.Tensor.cuda = lambda self, *a, **k: self
 six = types.ModuleType("torch._six")
@@ -33,13 +27,8 @@ for unused in ("jpeg4py", "visdom", "visdom.server"):
     sys.modules.setdefault(unused, types.ModuleType(unused))
 sys.modules["visdom"].Visdom = object
 
-sys.path.insert(0, args.repo)
-torch.set_num_threads(args.threads)
-config = importlib.import_module("lib.config.ostrack.config")
-config.update_config_from_file(f"{args.repo}/experiments/ostrack/{args.config}.yaml")
-cfg = config.cfg
-cfg.MODEL.PRETRAIN_FILE = ""
-net = importlib.import_module("lib.models.ostrack").build_ostrack(cfg, training=False)
+cfg = official.load_config(args)
+net = official.build_network(cfg)
 checkpoint = tempfile.NamedTemporaryFile(suffix=".pth")
 torch.save({"net": net.state_dict()}, checkpoint.name)
 params = types.SimpleNamespace(
@@ -58,5 +47,4 @@ for i in range(3 + args.runs):
     tracker.track(frame)
     if i >= 3:
         times.append(time.perf_counter() - start)
-print(f"{args.config}: torch {torch.__version__}, {args.threads} threads, tracker step "
-      f"median {statistics.median(times) * 1e3:.1f} ms (min {min(times) * 1e3:.1f}, {args.runs} runs)")
+official.report(args, "tracker step", times)
