@@ -67,7 +67,7 @@ fn demo_train_step(c: &mut Criterion) {
             let m = model.take().expect("model");
             let (m, out) = train_step(m, &mut optim, &tb, keep, lr, settings, at).expect("step");
             model = Some(m);
-            out.losses.total
+            out.read().expect("step scalars").losses.total
         })
     });
     group.finish();

@@ -11,6 +11,7 @@ use ostrack_weights::{HostTensor, StateDict};
 
 use crate::head::{Branch, ConvBnRelu};
 use crate::ostrack::OSTrack;
+use crate::readback::{ReadBackError, read_f32};
 use crate::vit::Block;
 
 /// A key that could not be loaded, with the expected and the found shape.
@@ -209,31 +210,38 @@ impl Visitor for Loader<'_> {
     }
 }
 
-struct Exporter(StateDict);
+struct Exporter {
+    sd: StateDict,
+    /// The first read-back that failed (the walk cannot stop early).
+    error: Option<ReadBackError>,
+}
+
+impl Exporter {
+    fn insert_f32<const D: usize>(&mut self, key: &str, t: Tensor<D>) {
+        if self.error.is_some() {
+            return;
+        }
+        let shape = t.dims().to_vec();
+        match read_f32(t, key) {
+            Ok(values) => self.sd.insert(key, HostTensor::f32(shape, values)),
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
 
 impl Visitor for Exporter {
     fn float<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<D>>, transposed: bool) {
         let t = param.val();
         let t = if transposed { t.transpose() } else { t };
-        self.0.insert(key, host_f32(t));
+        self.insert_f32(key, t);
     }
     fn running<const D: usize>(&mut self, key: &str, state: &mut RunningState<Tensor<D>>) {
-        self.0.insert(key, host_f32(state.value()));
+        self.insert_f32(key, state.value());
     }
     fn counter(&mut self, key: &str, value: &mut usize) {
-        self.0
+        self.sd
             .insert(key, HostTensor::i64(vec![], vec![*value as i64]));
     }
-}
-
-fn host_f32<const D: usize>(t: Tensor<D>) -> HostTensor {
-    let shape = t.dims().to_vec();
-    let values = t
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default();
-    HostTensor::f32(shape, values)
 }
 
 impl OSTrack {
@@ -284,10 +292,24 @@ impl OSTrack {
 
     /// Every parameter and BatchNorm statistic under its official key, in official order, in
     /// PyTorch layout (Linear weights [out, in]).
+    ///
+    /// Panics, naming the tensor, when a device read fails; [`Self::try_to_state_dict`]
+    /// returns that error instead.
     pub fn to_state_dict(&self) -> StateDict {
-        let mut exporter = Exporter(StateDict::new());
+        self.try_to_state_dict().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Self::to_state_dict`], with a failed device read as an error that names the key.
+    pub fn try_to_state_dict(&self) -> Result<StateDict, ReadBackError> {
+        let mut exporter = Exporter {
+            sd: StateDict::new(),
+            error: None,
+        };
         visit_model(&mut exporter, &mut self.clone());
-        exporter.0
+        match exporter.error {
+            Some(e) => Err(e),
+            None => Ok(exporter.sd),
+        }
     }
 }
 

@@ -266,14 +266,17 @@ impl Tracker {
 
         let response = out.score_map.clone() * self.window.clone();
         let pred = cal_bbox(response.clone(), out.size_map, out.offset_map);
-        let pred_norm: [f32; 4] =
-            read(&pred, "pred_boxes")?
-                .try_into()
-                .map_err(|v: Vec<f32>| {
-                    TrackError::Tracker(format!("cal_bbox returned {} values, expected 4", v.len()))
-                })?;
-        let score_map = read(&out.score_map, "score_map")?;
-        let score = score_map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // The frame's one device-to-host transfer: the box and the peak of the raw score map
+        // (a max is exact, so the score is the same f32 as a host-side max).
+        let box_and_score = Tensor::cat(vec![pred.reshape([-1]), out.score_map.clone().max()], 0);
+        let v = read(box_and_score, "the predicted box and score")?;
+        let [x0, x1, x2, x3, score] = v[..] else {
+            return Err(TrackError::Tracker(format!(
+                "the box and score read back as {} values, expected 5 (batch 1)",
+                v.len()
+            )));
+        };
+        let pred_norm = [x0, x1, x2, x3];
         // The original: `(pred_boxes * search_size / resize_factor).tolist()` in float32.
         let scale = size as f32;
         let rf = search.resize_factor as f32;
@@ -295,9 +298,9 @@ impl Tracker {
         }
         let mut removed_indexes = Vec::new();
         for removed in out.removed_indexes_s.iter().flatten() {
-            removed_indexes.push(read_int(removed, "removed_indexes_s")?);
+            removed_indexes.push(read_int(removed.clone(), "removed_indexes_s")?);
         }
-        let global_index = read_int(&out.global_index_s, "global_index_s")?;
+        let global_index = read_int(out.global_index_s.clone(), "global_index_s")?;
         let search_attention = match (&out.attn, &trace) {
             (Some(attn), Some(trace)) => {
                 let depth = out.search_tokens_per_block.len();
@@ -323,8 +326,8 @@ impl Tracker {
             previous_state: state,
             search,
             feat_size: self.feat_size,
-            score_map,
-            response: read(&response, "response")?,
+            score_map: read(out.score_map, "the score map")?,
+            response: read(response, "the response map")?,
             pred_norm,
             removed_indexes,
             global_index,
@@ -352,7 +355,7 @@ impl Tracker {
             .sum_dim(2)
             .sum_dim(1)
             .div_scalar((heads * lz) as f64);
-        let values = read(&per_token, "attention")?;
+        let values = read(per_token, "the search attention")?;
         let mut map = vec![0f32; self.feat_size * self.feat_size];
         for (&g, &v) in order.iter().zip(&values) {
             if let Some(slot) = usize::try_from(g).ok().and_then(|g| map.get_mut(g)) {
@@ -363,14 +366,12 @@ impl Tracker {
     }
 }
 
-fn read<const D: usize>(t: &Tensor<D>, what: &str) -> Result<Vec<f32>> {
-    t.try_to_vec_as::<f32>()
-        .map_err(|e| TrackError::Tracker(format!("reading {what} from the device: {e:?}")))
+fn read<const D: usize>(t: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+    ostrack_model::read_f32(t, what).map_err(|e| TrackError::Tracker(e.to_string()))
 }
 
-fn read_int<const D: usize>(t: &Tensor<D, Int>, what: &str) -> Result<Vec<i64>> {
-    t.try_to_vec_as::<i64>()
-        .map_err(|e| TrackError::Tracker(format!("reading {what} from the device: {e:?}")))
+fn read_int<const D: usize>(t: Tensor<D, Int>, what: &str) -> Result<Vec<i64>> {
+    ostrack_model::read_i64(t, what).map_err(|e| TrackError::Tracker(e.to_string()))
 }
 
 /// The init box must have a positive size and overlap the frame.

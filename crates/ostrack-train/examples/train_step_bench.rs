@@ -1,13 +1,10 @@
 //! Times one training step (train-mode forward, losses, backward, global clip, AdamW) on Flex.
+//! The GPU backends are timed with `ostrack --backend <gpu> profile --train`.
 //!
 //! `cargo run --release -p ostrack-train --example train_step_bench -- [demo|<config.yaml>] [batch] [steps]`
 
-use std::time::Instant;
-
 use burn::prelude::*;
-use ostrack_model::{OSTrack, OSTrackConfig};
-use ostrack_train::step::{StepPosition, StepSettings, TrainBatch, train_step};
-use ostrack_train::{AdamWSettings, ExactAdamW, keep_rate_for_epoch, lr_for_epoch};
+use ostrack_train::profile_train_steps;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,42 +16,14 @@ fn main() -> anyhow::Result<()> {
     } else {
         ostrack_config::load_config(which)?
     };
-    let device = Device::flex().autodiff();
-    device.seed(0);
-    let mcfg = OSTrackConfig::from_experiment(&cfg);
-    let mut model = OSTrack::new(&mcfg, &device);
-    let mut optim = ExactAdamW::new(AdamWSettings::default());
-    let tb = TrainBatch::synthetic(&cfg, batch, &device)?;
-    // Epoch after the warm-up: CE at its final keep rate, as in most of training.
-    let epoch = cfg.train.ce_start_epoch + cfg.train.ce_warm_epoch;
-    let keep = keep_rate_for_epoch(&cfg, epoch);
-    let lr = lr_for_epoch(&cfg, epoch.min(cfg.train.lr_drop_epoch.max(1)));
-    let settings = StepSettings::from_config(&cfg);
-    let mut times = Vec::new();
-    for i in 0..steps + 1 {
-        let start = Instant::now();
-        let (m, out) = train_step(
-            model,
-            &mut optim,
-            &tb,
-            keep,
-            lr,
-            settings,
-            StepPosition { epoch, step: i },
-        )?;
-        model = m;
-        let ms = start.elapsed().as_secs_f64() * 1e3;
-        println!("step {i}: {ms:.1} ms (loss {:.4})", out.losses.total);
-        if i > 0 {
-            times.push(ms);
-        }
+    let p = profile_train_steps(&cfg, batch, 1, steps, &Device::flex())?;
+    for (i, ms) in p.step_ms.iter().enumerate() {
+        println!("step {}: {ms:.1} ms", i + 1);
     }
-    times.sort_by(f64::total_cmp);
-    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    let mean = p.step_ms.iter().sum::<f64>() / p.step_ms.len().max(1) as f64;
     println!(
-        "{which}: batch {batch}, keep rate {keep:?}: train step mean {mean:.1} ms, median {:.1} ms over {} steps (first step excluded)",
-        times[times.len() / 2],
-        times.len()
+        "{which}: batch {batch}, keep rate {:?}: train step mean {mean:.1} ms, median {:.1} ms over {} steps (first step excluded)",
+        p.keep_rate, p.step_ms_median, p.steps
     );
     Ok(())
 }

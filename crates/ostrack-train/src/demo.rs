@@ -226,11 +226,7 @@ pub fn track_sequence(
             },
         );
         let boxes = ostrack_model::cal_bbox(o.score_map * window.clone(), o.size_map, o.offset_map);
-        let v = boxes
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
+        let v = ostrack_model::read_f32(boxes, "the predicted box")?;
         let scale = t.search_size as f64 / rf;
         let pred = [
             v[0] as f64 * scale,

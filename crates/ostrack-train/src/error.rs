@@ -17,6 +17,9 @@ pub enum TrainError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A tensor could not be read back from the device (the error names it).
+    #[error(transparent)]
+    ReadBack(#[from] ostrack_model::ReadBackError),
     #[error("checkpoint: {0}")]
     Checkpoint(String),
     #[error("invalid setting: {0}")]

@@ -28,6 +28,7 @@ pub mod progress;
 mod run;
 pub mod schedule;
 pub mod step;
+pub mod step_profile;
 
 pub use checkpoint::{TrainState, latest_checkpoint, save_checkpoint};
 pub use demo::{DemoEvaluation, HeldOutScore};
@@ -36,7 +37,8 @@ pub use loss::{LossValues, LossWeights, compute_losses};
 pub use optim::{AdamWSettings, ExactAdamW, GroupLr};
 pub use run::{
     ConfigSource, Experiment, ResumeMode, TrainOptions, TrainSummary, checkpoint_model_state,
-    keep_rate_for_epoch, lr_for_epoch, prepare_experiment, run_training,
+    keep_rate_for_epoch, lr_for_epoch, prepare_experiment, run_training, seeded_model,
 };
 pub use schedule::adjust_keep_rate;
 pub use step::{StepOutcome, StepSettings, TrainBatch, train_step};
+pub use step_profile::{StepProfile, profile_train_steps};

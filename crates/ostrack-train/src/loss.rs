@@ -2,6 +2,7 @@
 //! taken at the predicted peak, with the GT box clamped to [0, 1] for the box losses only.
 
 use burn::prelude::*;
+use ostrack_model::readback::{ReadBackError, read_f32};
 
 /// Loss weights (`TRAIN.GIOU_WEIGHT`, `TRAIN.L1_WEIGHT`; the focal weight is fixed at 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,7 +22,8 @@ impl Default for LossWeights {
     }
 }
 
-/// The loss terms as tensors (scalars, shape [1]); `total` is what is differentiated.
+/// The loss terms as tensors (scalars, shape [1]); `total` is what is differentiated. Nothing
+/// here has been read back: [`LossTensors::read`] does that with one transfer.
 #[derive(Debug, Clone)]
 pub struct LossTensors {
     pub total: Tensor<1>,
@@ -32,9 +34,10 @@ pub struct LossTensors {
     pub iou: Tensor<1>,
     /// Per-sample IoU [B].
     pub iou_per_sample: Tensor<1>,
-    /// The original's GIoU assertion failed (a box with x2 < x1 or y2 < y1): GIoU loss and IoU
-    /// were set to 0, as its bare `except` does. Counted and reported by the trainer.
-    pub giou_fallback: bool,
+    /// [1]: 1 where the original's GIoU assertion failed (a box with x2 < x1 or y2 < y1) and
+    /// GIoU loss and IoU were set to 0, as its bare `except` does; 0 otherwise. Decided on the
+    /// device; counted and reported by the trainer.
+    pub giou_fallback: Tensor<1>,
 }
 
 /// The loss terms read back to the host.
@@ -47,31 +50,52 @@ pub struct LossValues {
     pub iou: f32,
 }
 
-impl LossTensors {
-    /// Reads the five scalars with one device sync.
-    pub fn values(&self) -> LossValues {
-        let all = Tensor::cat(
-            vec![
-                self.total.clone().detach(),
-                self.giou.clone().detach(),
-                self.l1.clone().detach(),
-                self.location.clone().detach(),
-                self.iou.clone().detach(),
-            ],
-            0,
-        );
-        let v = all
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
-        LossValues {
+/// Number of values in [`LossTensors::scalars`].
+pub const LOSS_SCALARS: usize = 6;
+
+impl LossValues {
+    /// From the first five values of [`LossTensors::scalars`] (total, giou, l1, location, IoU).
+    pub fn from_slice(v: &[f32]) -> Self {
+        Self {
             total: v[0],
             giou: v[1],
             l1: v[2],
             location: v[3],
             iou: v[4],
         }
+    }
+
+    /// Every term is finite.
+    pub fn all_finite(&self) -> bool {
+        [self.total, self.giou, self.l1, self.location, self.iou]
+            .iter()
+            .all(|v| v.is_finite())
+    }
+}
+
+impl LossTensors {
+    /// `[total, giou, l1, location, iou, giou_fallback]` on the device (outside autodiff): the
+    /// loss scalars in the layout the trainer reads back.
+    pub fn scalars(&self) -> Tensor<1> {
+        Tensor::cat(
+            [
+                &self.total,
+                &self.giou,
+                &self.l1,
+                &self.location,
+                &self.iou,
+                &self.giou_fallback,
+            ]
+            .map(|t| t.clone().without_autodiff())
+            .to_vec(),
+            0,
+        )
+    }
+
+    /// Reads the loss terms and the fallback flag with one device-to-host transfer.
+    pub fn read(&self) -> Result<(LossValues, bool), ReadBackError> {
+        let v = read_f32(self.scalars(), "the loss scalars")?;
+        Ok((LossValues::from_slice(&v), v[5] != 0.0))
     }
 }
 
@@ -157,13 +181,23 @@ pub fn focal_loss(score_map: Tensor<4>, target: &[f32]) -> Tensor<1> {
     }
 }
 
+/// The original's GIoU assertions (`x2 >= x1`, `y2 >= y1`) over every box of `xyxy` [B, 4], on
+/// the device: [1], true when all hold. A NaN coordinate fails them, as in PyTorch.
+pub fn boxes_valid_device(xyxy: Tensor<2>) -> Tensor<1, Bool> {
+    let [b, _] = xyxy.dims();
+    let col = |i: usize| xyxy.clone().slice(s![.., i..i + 1]).reshape([b]);
+    let ok_x = col(2).greater_equal(col(0));
+    let ok_y = col(3).greater_equal(col(1));
+    ok_x.bool_and(ok_y).all()
+}
+
 /// The actor's `compute_losses`: `pred_boxes` [B, 1, 4] (cx, cy, w, h), `score_map` [B,1,F,F],
 /// `gt_xywh` the search annotation (normalised, unclamped), `heatmap` [B, F, F] its Gaussian
-/// label. `pred_host` are the predicted boxes already read back (the caller checks them for
-/// NaN), so the GIoU validity check needs no further sync.
+/// label. Nothing is read back: the GIoU fallback (the original's bare `except`, GIoU loss and
+/// IoU 0 for the whole batch when a predicted or GT box fails the assertion) is decided on the
+/// device. The GT boxes are host data, so their half of the assertion is checked here.
 pub fn compute_losses(
     pred_boxes: Tensor<3>,
-    pred_host: &[[f32; 4]],
     score_map: Tensor<4>,
     gt_xywh: &[[f32; 4]],
     heatmap: &[f32],
@@ -175,24 +209,38 @@ pub fn compute_losses(
     let gt_host = gt_xyxy_clamped(gt_xywh);
     let gt = Tensor::<2>::from_data(TensorData::new(gt_host.concat(), [b, 4]), &device);
 
-    let pred_xyxy_host: Vec<[f32; 4]> = pred_host
-        .iter()
-        .map(|&[cx, cy, w, h]| [cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h])
-        .collect();
-    let giou_fallback = !(boxes_valid(&pred_xyxy_host) && boxes_valid(&gt_host));
-    let (giou, iou_per_sample) = if giou_fallback {
+    let (giou, iou_per_sample, iou, giou_fallback) = if boxes_valid(&gt_host) {
+        let fallback = boxes_valid_device(pred_xyxy.clone().detach()).bool_not(); // [1]
+        // The GIoU of the fallback batch is discarded; it is evaluated on a stand-in box (the
+        // unit square: positive area, so union and enclosing area are > 0 against any GT) so
+        // that no NaN or infinity enters the forward values or, through the masked branch,
+        // the gradient. Valid batches take `pred_xyxy` itself, bit for bit.
+        let batch_mask = fallback.clone().reshape([1, 1]).expand([b, 4]);
+        let unit = Tensor::<2>::from_data(
+            TensorData::new([0.0f32, 0.0, 1.0, 1.0].repeat(b), [b, 4]),
+            &device,
+        );
+        let pred_safe = pred_xyxy.clone().mask_where(batch_mask, unit);
+        let (iou, giou) = generalized_box_iou(pred_safe, gt.clone());
+        let per_sample_mask = fallback.clone().expand([b]);
+        let giou = giou
+            .neg()
+            .add_scalar(1.0)
+            .mean()
+            .mask_fill(fallback.clone(), 0.0);
+        let iou_per_sample = iou.detach().mask_fill(per_sample_mask, 0.0);
+        let iou = iou_per_sample
+            .clone()
+            .mean()
+            .mask_fill(fallback.clone(), 0.0);
+        (giou, iou_per_sample, iou, fallback.float())
+    } else {
         (
             Tensor::<1>::zeros([1], &device),
             Tensor::<1>::zeros([b], &device),
+            Tensor::<1>::zeros([1], &device),
+            Tensor::<1>::ones([1], &device),
         )
-    } else {
-        let (iou, giou) = generalized_box_iou(pred_xyxy.clone(), gt.clone());
-        (giou.neg().add_scalar(1.0).mean(), iou.detach())
-    };
-    let iou = if giou_fallback {
-        Tensor::<1>::zeros([1], &device)
-    } else {
-        iou_per_sample.clone().mean()
     };
     let l1 = (pred_xyxy - gt).abs().mean();
     let location = focal_loss(score_map, heatmap);

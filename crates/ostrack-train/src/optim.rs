@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use ostrack_model::readback::{ReadBackError, read_f32};
 use ostrack_weights::{HostTensor, StateDict};
 
 use crate::error::TrainError;
@@ -82,17 +83,20 @@ impl ExactAdamW {
     }
 
     /// `exp_avg.<key>`, `exp_avg_sq.<key>` (flattened, Burn layout) and `step.<key>`.
-    pub fn to_state_dict(&self) -> StateDict {
+    pub fn to_state_dict(&self) -> Result<StateDict, ReadBackError> {
         let mut sd = StateDict::new();
         for (key, s) in &self.states {
-            sd.insert(format!("exp_avg.{key}"), host_f32(s.exp_avg.clone()));
-            sd.insert(format!("exp_avg_sq.{key}"), host_f32(s.exp_avg_sq.clone()));
+            for (name, t) in [("exp_avg", &s.exp_avg), ("exp_avg_sq", &s.exp_avg_sq)] {
+                let name = format!("{name}.{key}");
+                let values = read_f32(t.clone(), &format!("optimizer state `{name}`"))?;
+                sd.insert(name, HostTensor::f32(t.dims().to_vec(), values));
+            }
             sd.insert(
                 format!("step.{key}"),
                 HostTensor::i64(vec![1], vec![s.step as i64]),
             );
         }
-        sd
+        Ok(sd)
     }
 
     /// Restores the state written by [`to_state_dict`](Self::to_state_dict) onto `device`.
@@ -230,17 +234,21 @@ impl ModuleMapper for AdamWMapper<'_> {
     }
 }
 
-/// Gradients with their official keys, in model order (for tests and diagnostics).
+/// A gradient read back: official key, shape (Burn layout) and values.
+pub type NamedGradient = (String, Vec<usize>, Vec<f32>);
+
+/// Gradients with their official keys, in model order (for tests and diagnostics; reads every
+/// gradient back).
 pub fn named_gradients<M: Module>(
     module: &M,
     grads: &GradientsParams,
-) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+) -> Result<Vec<NamedGradient>, ReadBackError> {
     // Burn 0.22 never calls `visit_float_with_path`; the path is tracked through
     // enter/exit_module (which also fire for the parameter's own field name).
     struct Collect<'a> {
         grads: &'a GradientsParams,
         path: Vec<String>,
-        out: Vec<(String, Vec<usize>, Vec<f32>)>,
+        out: Result<Vec<NamedGradient>, ReadBackError>,
     }
     impl ModuleVisitor for Collect<'_> {
         fn enter_module(&mut self, name: &str, _container_type: &str) {
@@ -252,76 +260,84 @@ pub fn named_gradients<M: Module>(
         }
 
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = self.grads.get::<D>(param.id) {
-                let shape = g.dims().to_vec();
-                let values = g
-                    .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .unwrap_or_default();
-                self.out.push((official_key(&self.path), shape, values));
+            let (Ok(out), Some(g)) = (&mut self.out, self.grads.get::<D>(param.id)) else {
+                return;
+            };
+            let key = official_key(&self.path);
+            let shape = g.dims().to_vec();
+            match read_f32(g, &format!("the gradient of `{key}`")) {
+                Ok(values) => out.push((key, shape, values)),
+                Err(e) => self.out = Err(e),
             }
         }
     }
     let mut c = Collect {
         grads,
         path: Vec::new(),
-        out: Vec::new(),
+        out: Ok(Vec::new()),
     };
     module.visit(&mut c);
     c.out
 }
 
-/// `clip_grad_norm_`'s total norm: the 2-norm of the per-tensor 2-norms of every gradient
-/// that exists, read back to the host (one sync).
-pub fn global_grad_norm<M: Module>(module: &M, grads: &GradientsParams) -> f32 {
+/// `clip_grad_norm_`'s total norm, on the device: the 2-norm of the per-tensor 2-norms of every
+/// gradient that exists, [1] (0 without gradients). Nothing is read back.
+pub fn global_grad_norm<M: Module>(module: &M, grads: &GradientsParams) -> Tensor<1> {
     struct Norms<'a> {
         grads: &'a GradientsParams,
         norms: Vec<Tensor<1>>,
+        device: Option<Device>,
     }
     impl ModuleVisitor for Norms<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(g) = self.grads.get::<D>(param.id) {
                 self.norms.push(g.square().sum().sqrt());
+            } else if self.device.is_none() {
+                self.device = Some(param.val().device().without_autodiff());
             }
         }
     }
     let mut v = Norms {
         grads,
         norms: Vec::new(),
+        device: None,
     };
     module.visit(&mut v);
-    if v.norms.is_empty() {
-        return 0.0;
-    }
-    let device = v.norms[0].device();
+    let Some(first) = v.norms.first() else {
+        let device = v.device.unwrap_or_default(); // a `Device`, not a read-back
+        return Tensor::zeros([1], &device);
+    };
+    let device = first.device();
     let norms: Vec<Tensor<1>> = v.norms.into_iter().map(|t| t.to_device(&device)).collect();
-    let total = Tensor::cat(norms, 0).square().sum().sqrt();
-    total.into_scalar::<f32>()
+    Tensor::cat(norms, 0).square().sum().sqrt()
 }
 
-/// `clamp(max_norm / (total + 1e-6), max=1)` as torch evaluates it in f32
-/// (`reciprocal(total + 1e-6) * max_norm`).
-pub fn clip_coefficient(total_norm: f32, max_norm: f64) -> f32 {
-    let coef = (1.0f32 / (total_norm + 1e-6f32)) * max_norm as f32;
-    coef.min(1.0)
+/// `clamp(max_norm / (total + 1e-6), max=1)` on the device, as torch evaluates it in f32:
+/// `reciprocal(total + 1e-6) * max_norm`, then the clamp. [1], nothing read back.
+pub fn clip_coefficient(total_norm: Tensor<1>, max_norm: f64) -> Tensor<1> {
+    total_norm
+        .add_scalar(1e-6)
+        .recip()
+        .mul_scalar(max_norm)
+        .clamp_max(1.0)
 }
 
-/// Multiplies every gradient by `coef` (torch multiplies even when the clamped coefficient is 1).
+/// Multiplies every gradient by the device scalar `coef` [1] (broadcast; torch multiplies even
+/// when the clamped coefficient is 1).
 pub fn scale_gradients<M: Module>(
     module: &M,
     mut grads: GradientsParams,
-    coef: f32,
+    coef: Tensor<1>,
 ) -> GradientsParams {
     struct Scale<'a> {
         grads: &'a mut GradientsParams,
-        coef: f32,
+        coef: Tensor<1>,
     }
     impl ModuleVisitor for Scale<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(g) = self.grads.remove::<D>(param.id) {
-                self.grads
-                    .register::<D>(param.id, g.mul_scalar(self.coef as f64));
+                let c = self.coef.clone().to_device(&g.device()).unsqueeze::<D>();
+                self.grads.register::<D>(param.id, g * c);
             }
         }
     }
@@ -330,15 +346,4 @@ pub fn scale_gradients<M: Module>(
         coef,
     });
     grads
-}
-
-fn host_f32<const D: usize>(t: Tensor<D>) -> HostTensor {
-    let shape = t.dims().to_vec();
-    HostTensor::f32(
-        shape,
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default(),
-    )
 }

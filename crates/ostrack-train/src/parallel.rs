@@ -11,9 +11,8 @@ use burn::prelude::*;
 use ostrack_model::OSTrack;
 
 use crate::error::TrainError;
-use crate::loss::LossValues;
 use crate::optim::{ExactAdamW, GroupLr, clip_coefficient, global_grad_norm, scale_gradients};
-use crate::step::{StepOutcome, StepPosition, StepSettings, TrainBatch, forward_losses};
+use crate::step::{StepOutcome, StepPosition, StepSettings, TrainBatch, forward_losses, slot};
 
 /// Splits a batch into `parts` equal shards along the batch dimension.
 pub fn split_batch(batch: &TrainBatch, parts: usize) -> Result<Vec<TrainBatch>, TrainError> {
@@ -105,7 +104,7 @@ pub fn data_parallel_step(
     let shards = split_batch(batch, devices.len())?;
     let mut replicas: Vec<OSTrack> = devices[1..].iter().map(|d| replica(&master, d)).collect();
     replicas.insert(0, master);
-    let results: Vec<Result<(OSTrack, GradientsParams, LossValues, bool), TrainError>> =
+    let results: Vec<Result<(OSTrack, GradientsParams, Tensor<1>), TrainError>> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = replicas
                 .into_iter()
@@ -119,17 +118,11 @@ pub fn data_parallel_step(
                             template_mask: shard.template_mask.map(|m| m.to_device(device)),
                             ..shard
                         };
-                        let fwd = forward_losses(
-                            &mut model,
-                            &shard,
-                            keep_rate,
-                            settings.weights,
-                            true,
-                            at,
-                        )?;
+                        let fwd =
+                            forward_losses(&mut model, &shard, keep_rate, settings.weights, true);
                         let grads =
                             GradientsParams::from_grads(fwd.losses.total.backward(), &model);
-                        Ok((model, grads, fwd.values, fwd.losses.giou_fallback))
+                        Ok((model, grads, fwd.scalars()))
                     })
                 })
                 .collect();
@@ -144,49 +137,65 @@ pub fn data_parallel_step(
         });
     let mut models = Vec::new();
     let mut grads = Vec::new();
-    let mut values = Vec::new();
-    let mut fallback = false;
+    let mut shard_scalars = Vec::new();
     for r in results {
-        let (m, g, v, f) = r?;
+        let (m, g, v) = r?;
         models.push(m);
         grads.push(g);
-        values.push(v);
-        fallback |= f;
+        shard_scalars.push(v);
     }
     let main_device = devices[0].clone();
+    let inner = main_device.clone().without_autodiff();
     let mut models = models.into_iter();
     let main = models
         .next()
         .ok_or_else(|| TrainError::Setting("no replica".into()))?;
-    let grads = average_gradients(&main, grads, &main_device.clone().without_autodiff());
+    let grads = average_gradients(&main, grads, &inner);
     let grad_norm = global_grad_norm(&main, &grads);
-    if !grad_norm.is_finite() {
-        return Err(TrainError::NonFinite {
-            epoch: at.epoch,
-            step: at.step,
-            what: "the gradient norm".into(),
-            detail: format!("{grad_norm}"),
-        });
-    }
-    let clip_coef = clip_coefficient(grad_norm, settings.grad_clip_norm);
-    let grads = scale_gradients(&main, grads, clip_coef);
+    let clip_coef = clip_coefficient(grad_norm.clone(), settings.grad_clip_norm);
+    let grads = scale_gradients(&main, grads, clip_coef.clone());
     let main = optim.step(main, &grads, lr);
-    let n = values.len() as f32;
-    let mean = |f: fn(&LossValues) -> f32| values.iter().map(f).sum::<f32>() / n;
-    let losses = LossValues {
-        total: mean(|v| v.total),
-        giou: mean(|v| v.giou),
-        l1: mean(|v| v.l1),
-        location: mean(|v| v.location),
-        iou: mean(|v| v.iou),
-    };
+    let forward = combine_shards(shard_scalars, &inner);
+    let scalars = Tensor::cat(
+        vec![
+            forward,
+            grad_norm.to_device(&inner),
+            clip_coef.to_device(&inner),
+        ],
+        0,
+    );
     Ok((
         main,
         StepOutcome {
-            losses,
-            grad_norm,
-            clip_coef,
-            giou_fallback: fallback,
+            scalars,
+            batch_size: batch.batch_size(),
+            at,
         },
     ))
+}
+
+/// The shards' forward scalars ([`crate::step::ForwardLosses::scalars`]) as one step's, on
+/// `device`: losses and IoU averaged over the shards (summed in shard order, then divided), the
+/// GIoU fallback taken if any shard took it, the outputs finite if all shards' are.
+fn combine_shards(shards: Vec<Tensor<1>>, device: &Device) -> Tensor<1> {
+    let n = shards.len();
+    let shards: Vec<Tensor<1>> = shards.into_iter().map(|t| t.to_device(device)).collect();
+    let losses = shards
+        .iter()
+        .map(|t| t.clone().slice(s![0..slot::GIOU_FALLBACK]))
+        .reduce(|a, b| a + b)
+        .map(|sum| sum.div_scalar(n as f64));
+    let flags = Tensor::stack::<2>(
+        shards
+            .iter()
+            .map(|t| t.clone().slice(s![slot::GIOU_FALLBACK..slot::GRAD_NORM]))
+            .collect(),
+        0,
+    );
+    let fallback = flags.clone().slice(s![.., 0..1]).max().reshape([1]);
+    let finite = flags.slice(s![.., 1..2]).min().reshape([1]);
+    match losses {
+        Some(l) => Tensor::cat(vec![l, fallback, finite], 0),
+        None => Tensor::zeros([slot::GRAD_NORM], device),
+    }
 }

@@ -7,11 +7,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ostrack_model::readback::read_f32;
 use serde::Serialize;
 
 use crate::error::TrainError;
 use crate::loss::LossValues;
+use crate::step::{StepOutcome, StepPosition, StepValues, check_finite, slot};
 
 /// Batch-size-weighted running averages of one epoch (the original's `AverageMeter`s).
 #[derive(Debug, Clone, Default)]
@@ -56,6 +59,23 @@ impl EpochMeters {
         self.giou_fallbacks += usize::from(fallback);
     }
 
+    /// Time of a step whose values are still on the device (they arrive with
+    /// [`EpochMeters::add_window`]).
+    pub fn add_time(&mut self, data: Duration, forward: Duration) {
+        self.data_time += data;
+        self.forward_time += forward;
+    }
+
+    /// Steps read back together by [`PendingSteps::read`] (their times were added one by one).
+    pub fn add_window(&mut self, w: &WindowTotals) {
+        for (s, x) in self.sums.iter_mut().zip(w.weighted_sums) {
+            *s += x as f64;
+        }
+        self.samples += w.samples;
+        self.batches += w.steps;
+        self.giou_fallbacks += w.giou_fallbacks;
+    }
+
     /// Averages: total, giou, l1, location, IoU.
     pub fn averages(&self) -> [f64; 5] {
         let n = self.samples.max(1) as f64;
@@ -64,6 +84,114 @@ impl EpochMeters {
 
     pub fn elapsed(&self) -> Duration {
         self.started.map(|s| s.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Totals of the steps one [`PendingSteps::read`] covered.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WindowTotals {
+    /// Sums over the steps of total, giou, l1, location and IoU, each times its batch size.
+    pub weighted_sums: [f32; 5],
+    pub steps: usize,
+    pub samples: usize,
+    pub giou_fallbacks: usize,
+}
+
+/// Layout of the window sums kept on the device: the five loss terms times the batch size,
+/// then the fallback flags, the finite-output flags and the gradient norms, summed.
+const WINDOW: usize = 8;
+
+/// Training steps whose scalars stay on the device between reads (on devices where a read
+/// stalls the queue). Each step adds its values to sums on the device; [`PendingSteps::read`]
+/// fetches the last step's values and the sums in one transfer. A NaN or infinity in any step
+/// of the window reaches the sums, so the guard still sees every step, only later.
+#[derive(Debug, Default)]
+pub struct PendingSteps {
+    sums: Option<Tensor<1>>,
+    last: Option<StepOutcome>,
+    steps: usize,
+    samples: usize,
+    first: Option<StepPosition>,
+}
+
+impl PendingSteps {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Steps added since the last read.
+    pub fn len(&self) -> usize {
+        self.steps
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps == 0
+    }
+
+    /// Adds a step (device operations only).
+    pub fn push(&mut self, outcome: StepOutcome) {
+        let n = outcome.batch_size as f64;
+        let v = outcome.scalars.clone();
+        let row = Tensor::cat(
+            vec![
+                v.clone().slice(s![0..slot::GIOU_FALLBACK]).mul_scalar(n),
+                v.slice(s![slot::GIOU_FALLBACK..slot::GRAD_NORM + 1]),
+            ],
+            0,
+        );
+        self.sums = Some(match self.sums.take() {
+            Some(sum) => sum + row,
+            None => row,
+        });
+        self.first.get_or_insert(outcome.at);
+        self.steps += 1;
+        self.samples += outcome.batch_size;
+        self.last = Some(outcome);
+    }
+
+    /// Reads the last step's values and the window's sums with one transfer and runs the NaN
+    /// guard on both (`every`: the read interval, for the error message); empties the window.
+    /// `None` when no step is pending.
+    pub fn read(&mut self, every: usize) -> Result<Option<(StepValues, WindowTotals)>, TrainError> {
+        let (Some(sums), Some(last)) = (self.sums.take(), self.last.take()) else {
+            return Ok(None);
+        };
+        let (steps, samples) = (self.steps, self.samples);
+        let first = self.first.take().unwrap_or(last.at);
+        self.steps = 0;
+        self.samples = 0;
+        let v = read_f32(
+            Tensor::cat(vec![last.scalars.clone(), sums], 0),
+            "the training steps' scalars",
+        )?;
+        let (step, window) = v.split_at(slot::COUNT);
+        check_finite(step, last.at, Some(every))?;
+        let weighted_sums = [window[0], window[1], window[2], window[3], window[4]];
+        let (fallbacks, finite, norms) = (window[5], window[6], window[7]);
+        debug_assert_eq!(window.len(), WINDOW);
+        if finite != steps as f32
+            || !weighted_sums.iter().all(|x| x.is_finite())
+            || !norms.is_finite()
+        {
+            return Err(TrainError::NonFinite {
+                epoch: last.at.epoch,
+                step: last.at.step,
+                what: "a loss, a network output or a gradient norm".into(),
+                detail: format!(
+                    "in one of steps {}..={} of epoch {}: on this device the step values are read and checked every {every} steps; detected at step {}",
+                    first.step, last.at.step, first.epoch, last.at.step
+                ),
+            });
+        }
+        Ok(Some((
+            StepValues::from_slice(step),
+            WindowTotals {
+                weighted_sums,
+                steps,
+                samples,
+                giou_fallbacks: fallbacks.round() as usize,
+            },
+        )))
     }
 }
 

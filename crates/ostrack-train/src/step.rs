@@ -6,6 +6,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ostrack_config::CeTemplateRange;
 use ostrack_data::PairBatch;
+use ostrack_model::readback::read_f32;
 use ostrack_model::{OSTrack, OSTrackOutput};
 
 use crate::error::TrainError;
@@ -97,19 +98,36 @@ impl TrainBatch {
     }
 }
 
-/// Forward outputs and losses of one batch.
+/// Forward outputs and losses of one batch, all on the device.
 pub struct ForwardLosses {
     pub output: OSTrackOutput,
     pub losses: LossTensors,
-    pub values: LossValues,
-    pub pred_boxes: Vec<[f32; 4]>,
+    /// [1]: 1 when every predicted box coordinate is finite, else 0.
+    pub outputs_finite: Tensor<1>,
 }
 
 /// Where a step is, for error messages.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepPosition {
     pub epoch: usize,
     pub step: usize,
+}
+
+/// The scalars a step leaves on the device, in the order [`StepOutcome::scalars`] holds them.
+pub mod slot {
+    pub const TOTAL: usize = 0;
+    pub const GIOU: usize = 1;
+    pub const L1: usize = 2;
+    pub const LOCATION: usize = 3;
+    pub const IOU: usize = 4;
+    /// 1 when the GIoU fallback was taken.
+    pub const GIOU_FALLBACK: usize = 5;
+    /// 1 when every predicted box coordinate was finite.
+    pub const OUTPUTS_FINITE: usize = 6;
+    pub const GRAD_NORM: usize = 7;
+    pub const CLIP_COEF: usize = 8;
+    /// Number of slots.
+    pub const COUNT: usize = 9;
 }
 
 fn increment_batches_tracked(model: &mut OSTrack) {
@@ -118,30 +136,39 @@ fn increment_batches_tracked(model: &mut OSTrack) {
     }
 }
 
-fn read_boxes(pred: &Tensor<3>) -> Vec<[f32; 4]> {
-    let v = pred
-        .clone()
-        .detach()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default();
-    v.chunks_exact(4)
-        .map(|c| [c[0], c[1], c[2], c[3]])
-        .collect()
+impl ForwardLosses {
+    /// `[total, giou, l1, location, iou, giou_fallback, outputs_finite]` on the device (slots
+    /// `TOTAL..=OUTPUTS_FINITE` of [`slot`]).
+    pub fn scalars(&self) -> Tensor<1> {
+        Tensor::cat(
+            vec![
+                self.losses.scalars(),
+                self.outputs_finite.clone().without_autodiff(),
+            ],
+            0,
+        )
+    }
+
+    /// Reads the losses with one transfer and applies the NaN guard (validation, tests).
+    pub fn read(&self, at: StepPosition) -> Result<(LossValues, bool), TrainError> {
+        let v = read_f32(self.scalars(), "the loss scalars")?;
+        let values = LossValues::from_slice(&v);
+        check_finite(&v, at, None)?;
+        Ok((values, v[slot::GIOU_FALLBACK] != 0.0))
+    }
 }
 
-/// Forward + losses. With `train` the model must be on an autodiff device in training mode:
-/// BatchNorm statistics are then updated the PyTorch way and `num_batches_tracked` counts.
-/// A non-finite prediction or loss is an error (the original's NaN guard, made loud).
+/// Forward + losses, with nothing read back. With `train` the model must be on an autodiff
+/// device in training mode: BatchNorm statistics are then updated the PyTorch way and
+/// `num_batches_tracked` counts. The NaN guard runs where the scalars are read
+/// ([`StepOutcome::read`], [`ForwardLosses::read`]).
 pub fn forward_losses(
     model: &mut OSTrack,
     batch: &TrainBatch,
     keep_rate: Option<f64>,
     weights: LossWeights,
     train: bool,
-    at: StepPosition,
-) -> Result<ForwardLosses, TrainError> {
+) -> ForwardLosses {
     // Training and validation always pass a keep rate (the schedule's, 1 before CE starts);
     // `None` would mean the inference ratios and eliminate tokens during the warm-up.
     let keep_rate = Some(keep_rate.unwrap_or(1.0));
@@ -159,56 +186,102 @@ pub fn forward_losses(
         // The head's train-mode forward updated the BN running statistics (PyTorch's way).
         increment_batches_tracked(model);
     }
-    let pred_boxes = read_boxes(&output.pred_boxes);
-    if let Some(bad) = pred_boxes
-        .iter()
-        .position(|b| b.iter().any(|v| !v.is_finite()))
-    {
-        return Err(TrainError::NonFinite {
-            epoch: at.epoch,
-            step: at.step,
-            what: "the network output".into(),
-            detail: format!("pred_boxes[{bad}] = {:?}", pred_boxes[bad]),
-        });
-    }
+    let outputs_finite = output.pred_boxes.clone().detach().is_finite().all().float();
     let losses = compute_losses(
         output.pred_boxes.clone(),
-        &pred_boxes,
         output.score_map.clone(),
         &batch.search_anno,
         &batch.heatmap,
         weights,
     );
-    let values = losses.values();
-    if ![values.total, values.giou, values.l1, values.location]
-        .iter()
-        .all(|v| v.is_finite())
-    {
-        return Err(TrainError::NonFinite {
-            epoch: at.epoch,
-            step: at.step,
-            what: "the loss".into(),
-            detail: format!("{values:?}"),
-        });
-    }
-    Ok(ForwardLosses {
+    ForwardLosses {
         output,
         losses,
-        values,
-        pred_boxes,
+        outputs_finite,
+    }
+}
+
+/// The original's NaN guard, made loud, on read-back step scalars (`v` in [`slot`] order; the
+/// gradient slots may be absent). `every`: the steps are read every that many steps (the
+/// message then says where the value may have first appeared).
+pub(crate) fn check_finite(
+    v: &[f32],
+    at: StepPosition,
+    every: Option<usize>,
+) -> Result<(), TrainError> {
+    let losses = LossValues::from_slice(v);
+    let (what, detail) = if v[slot::OUTPUTS_FINITE] != 1.0 {
+        (
+            "the network output",
+            "a predicted box has a non-finite coordinate".to_string(),
+        )
+    } else if !losses.all_finite() {
+        ("the loss", format!("{losses:?}"))
+    } else if v.len() > slot::GRAD_NORM && !v[slot::GRAD_NORM].is_finite() {
+        ("the gradient norm", format!("{}", v[slot::GRAD_NORM]))
+    } else {
+        return Ok(());
+    };
+    let detail = match every {
+        Some(k) if k > 1 => format!(
+            "{detail}; detected at step {}: on this device the step values are read and checked every {k} steps, so it may have first appeared up to {} steps earlier",
+            at.step,
+            k - 1
+        ),
+        _ => detail,
+    };
+    Err(TrainError::NonFinite {
+        epoch: at.epoch,
+        step: at.step,
+        what: what.into(),
+        detail,
     })
 }
 
-/// What one optimizer step did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What one optimizer step did, still on the device: reading it is one transfer
+/// ([`StepOutcome::read`]).
+#[derive(Debug, Clone)]
 pub struct StepOutcome {
+    /// [`slot::COUNT`] values in [`slot`] order, detached.
+    pub scalars: Tensor<1>,
+    /// Samples in the step's batch.
+    pub batch_size: usize,
+    pub at: StepPosition,
+}
+
+/// A step's logged values, read back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepValues {
     pub losses: LossValues,
     pub grad_norm: f32,
     pub clip_coef: f32,
     pub giou_fallback: bool,
 }
 
-/// Backward, clip and AdamW on already computed losses; returns the updated model.
+impl StepValues {
+    /// From read-back scalars in [`slot`] order.
+    pub fn from_slice(v: &[f32]) -> Self {
+        Self {
+            losses: LossValues::from_slice(v),
+            grad_norm: v[slot::GRAD_NORM],
+            clip_coef: v[slot::CLIP_COEF],
+            giou_fallback: v[slot::GIOU_FALLBACK] != 0.0,
+        }
+    }
+}
+
+impl StepOutcome {
+    /// Reads everything logged (losses, IoU, grad norm, clip coefficient, fallback flag) with
+    /// one device-to-host transfer and runs the NaN guard on it.
+    pub fn read(&self) -> Result<StepValues, TrainError> {
+        let v = read_f32(self.scalars.clone(), "the training step's scalars")?;
+        check_finite(&v, self.at, None)?;
+        Ok(StepValues::from_slice(&v))
+    }
+}
+
+/// Backward, clip and AdamW on already computed losses; returns the updated model. Nothing is
+/// read back: the global norm, the clip coefficient and the update stay on the device.
 pub fn backward_and_step(
     model: OSTrack,
     optim: &mut ExactAdamW,
@@ -216,29 +289,26 @@ pub fn backward_and_step(
     lr: GroupLr,
     grad_clip_norm: f64,
     at: StepPosition,
-) -> Result<(OSTrack, StepOutcome), TrainError> {
+    batch_size: usize,
+) -> (OSTrack, StepOutcome) {
     let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
     let grad_norm = global_grad_norm(&model, &grads);
-    if !grad_norm.is_finite() {
-        return Err(TrainError::NonFinite {
-            epoch: at.epoch,
-            step: at.step,
-            what: "the gradient norm".into(),
-            detail: format!("{grad_norm}"),
-        });
-    }
-    let clip_coef = clip_coefficient(grad_norm, grad_clip_norm);
-    let grads = scale_gradients(&model, grads, clip_coef);
+    let clip_coef = clip_coefficient(grad_norm.clone(), grad_clip_norm);
+    let grads = scale_gradients(&model, grads, clip_coef.clone());
     let model = optim.step(model, &grads, lr);
-    Ok((
+    let device = grad_norm.device();
+    let scalars = Tensor::cat(
+        vec![fwd.scalars().to_device(&device), grad_norm, clip_coef],
+        0,
+    );
+    (
         model,
         StepOutcome {
-            losses: fwd.values,
-            grad_norm,
-            clip_coef,
-            giou_fallback: fwd.losses.giou_fallback,
+            scalars,
+            batch_size,
+            at,
         },
-    ))
+    )
 }
 
 /// Settings of a training step.
@@ -262,7 +332,8 @@ impl StepSettings {
     }
 }
 
-/// One full iteration: train-mode forward, losses, backward, clip, AdamW.
+/// One full iteration: train-mode forward, losses, backward, clip, AdamW, with nothing read
+/// back (the outcome stays on the device until [`StepOutcome::read`]).
 pub fn train_step(
     mut model: OSTrack,
     optim: &mut ExactAdamW,
@@ -272,6 +343,14 @@ pub fn train_step(
     settings: StepSettings,
     at: StepPosition,
 ) -> Result<(OSTrack, StepOutcome), TrainError> {
-    let fwd = forward_losses(&mut model, batch, keep_rate, settings.weights, true, at)?;
-    backward_and_step(model, optim, &fwd, lr, settings.grad_clip_norm, at)
+    let fwd = forward_losses(&mut model, batch, keep_rate, settings.weights, true);
+    Ok(backward_and_step(
+        model,
+        optim,
+        &fwd,
+        lr,
+        settings.grad_clip_norm,
+        at,
+        batch.batch_size(),
+    ))
 }

@@ -88,7 +88,10 @@ fn two_devices_with_identical_shards_match_one_device() {
     )
     .unwrap();
 
+    let (s_out, d_out) = (s_out.read().unwrap(), d_out.read().unwrap());
     assert_eq!(s_out.losses.total, d_out.losses.total, "shard loss");
+    assert_eq!(s_out.losses.iou, d_out.losses.iou, "shard IoU");
+    assert_eq!(s_out.giou_fallback, d_out.giou_fallback);
     let rel = ((s_out.grad_norm - d_out.grad_norm) / s_out.grad_norm).abs();
     assert!(
         rel < 1e-6,

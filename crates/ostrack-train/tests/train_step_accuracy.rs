@@ -49,11 +49,11 @@ fn step_gradients(
     };
     let batch = batch(st, &cfg, k, device);
     let keep = keep_rate_for_epoch(&cfg, epoch);
-    let at = StepPosition { epoch, step: k };
-    let fwd = forward_losses(&mut model, &batch, keep, weights, true, at).unwrap();
+    let fwd = forward_losses(&mut model, &batch, keep, weights, true);
+    fwd.read(StepPosition { epoch, step: k }).unwrap();
     let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
     let mut out = StateDict::default();
-    for (key, shape, values) in named_gradients(&model, &grads) {
+    for (key, shape, values) in named_gradients(&model, &grads).unwrap() {
         let values = if shape.len() == 2 {
             transpose_2d(&values, &shape)
         } else {
