@@ -1,11 +1,12 @@
 //! The acceptance test of the network: every model fixture run through our model must match the
-//! official outputs and traces (tolerances in the fixtures README).
+//! official outputs and traces (tolerances in the fixtures README). Runs on the device
+//! `OSTRACK_TEST_DEVICE` selects (Flex by default; see `ostrack-testkit`), with the same tolerances.
 
 use std::path::{Path, PathBuf};
 
-use burn::prelude::Device;
 use ostrack_cli::fixture::fixtures_dir;
 use ostrack_cli::parity::{run_model_parity, run_model_parity_with_weights};
+use ostrack_testkit::test_device;
 
 fn fixture(name: &str) -> PathBuf {
     fixtures_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).join(name)
@@ -23,7 +24,7 @@ fn assert_passes(report: ostrack_cli::parity::ParityReport) {
 
 #[test]
 fn model_tiny_ce_matches_the_official_forward() {
-    let report = run_model_parity(&fixture("model_tiny_ce.safetensors"), &Device::flex())
+    let report = run_model_parity(&fixture("model_tiny_ce.safetensors"), &test_device().device)
         .unwrap_or_else(|e| panic!("{e:#}"));
     assert!(report.checks.iter().any(|c| c.name == "output.attn"));
     assert!(
@@ -37,8 +38,11 @@ fn model_tiny_ce_matches_the_official_forward() {
 
 #[test]
 fn model_tiny_noce_matches_the_official_forward() {
-    let report = run_model_parity(&fixture("model_tiny_noce.safetensors"), &Device::flex())
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let report = run_model_parity(
+        &fixture("model_tiny_noce.safetensors"),
+        &test_device().device,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
     assert_passes(report);
 }
 
@@ -49,7 +53,7 @@ fn released_checkpoint_reproduces_its_expected_outputs() {
     let report = run_model_parity_with_weights(
         &fixture("OSTrack_ep0001.expected.safetensors"),
         Some(&fixture("OSTrack_ep0001.pth.tar")),
-        &Device::flex(),
+        &test_device().device,
     )
     .unwrap_or_else(|e| panic!("{e:#}"));
     assert_passes(report);
@@ -59,7 +63,7 @@ fn released_checkpoint_reproduces_its_expected_outputs() {
 fn a_fixture_without_weights_is_an_error_not_a_pass() {
     let err = run_model_parity(
         &fixture("OSTrack_ep0001.expected.safetensors"),
-        &Device::flex(),
+        &test_device().device,
     )
     .unwrap_err();
     assert!(format!("{err:#}").contains("--weights"), "{err:#}");

@@ -1,15 +1,16 @@
 //! The acceptance test of the tracker: the official tracker's run on fixture F (template crop,
 //! CE mask, every search crop, score map, windowed response, removed tokens and every box)
 //! reproduced within the fixtures README's tolerances. Sizes, factors and frame counts come
-//! from the fixture and its sidecar.
+//! from the fixture and its sidecar. Runs on the device `OSTRACK_TEST_DEVICE` selects (Flex by
+//! default, see `ostrack-testkit`) with the same tolerances.
 
 mod common;
 
-use burn::prelude::Device;
 use common::{Fixture, fixture_config_json, fixture_weights};
 use ostrack_config::parse_config_json;
 use ostrack_data::{ImageView, hann2d};
 use ostrack_model::{OSTrack, OSTrackConfig};
+use ostrack_testkit::test_device;
 use ostrack_track::{StepRequest, Tracker, TrackerParams};
 
 /// `max |a - b| / max(max |b|, 1e-6)`.
@@ -52,7 +53,7 @@ fn assert_close(name: &str, ours: &[f32], theirs: &[f32]) {
 
 #[test]
 fn tracker_reproduces_the_official_sequence() {
-    let device = Device::flex();
+    let device = test_device().device;
     let fx = Fixture::load("tracker_seq.safetensors");
     let weights = fixture_weights(&fx);
     let cfg_json = fixture_config_json(&fx, &weights);

@@ -10,37 +10,35 @@ use burn::prelude::*;
 use common::step_fixture::{batch, experiment, roundoff_biases, transpose_2d};
 use common::*;
 use ostrack_model::{OSTrack, OSTrackConfig};
+use ostrack_testkit::test_device;
 use ostrack_train::optim::{clip_coefficient, global_grad_norm, named_gradients, scale_gradients};
 use ostrack_train::step::{StepPosition, forward_losses};
 use ostrack_train::{AdamWSettings, ExactAdamW, LossWeights, keep_rate_for_epoch, lr_for_epoch};
 
 const LOSS_TOL: f64 = 1e-6;
+/// Step 2's losses and IoUs: computed from step-1 parameters, whose sub-eps entries differ by up
+/// to a learning rate (fixtures README, "Sub-eps entries").
+const INHERITED_LOSS_TOL: f64 = 1e-5;
 const TENSOR_TOL: f64 = 1e-5;
+const OUTPUT_TOL: f64 = 1e-4;
+/// 10 · AdamW's eps: below this a clipped gradient's f32 round-off becomes a change of order lr.
+const SUB_EPS: f64 = 1e-7;
 
 fn scalar(st: &ostrack_weights::StateDict, key: &str) -> f32 {
     get(st, key).to_f32()[0]
 }
 
-// Open on issue 5 (blocked on the fixture's tolerance). Every loss, output, gradient, norm, clip
-// coefficient and BN statistic is within tolerance; what is left is one weight entry whose
-// gradient lies below AdamW's eps after clipping:
-// - step 1, `box_head.conv1_ctr.0.weight[12289]` after AdamW: 3.1e-5 of the tensor's max. Its raw
-//   gradient is -9.906e-6 in f64; PyTorch's f32 value is -1.0303e-5 and ours -9.45e-6, each
-//   ~4e-7 from exact in opposite directions (round-off of the backbone's f32 forward: the same
-//   test with an f64 head leaves it unchanged). Clipped (x5.1e-4) it is ~5e-9 < eps = 1e-8,
-//   where `lr*g/(|g|+eps)` turns that round-off into a parameter difference of 2% of the lr.
-// - step 2 inherits it: the same entry (3.1e-5) and, through the forward, the per-sample IoU
-//   (1.4e-6 against 1e-6).
-// `train_step_accuracy.rs` checks our gradients against an f64 evaluation instead (ours within
-// 4.8e-6 of exact everywhere, PyTorch within 8.3e-6).
-// Run it with `cargo test --release -p ostrack-train --test train_step -- --ignored --nocapture`:
-// it lists every comparison out of tolerance.
-#[test]
-#[ignore = "open (issue 5): one sub-eps gradient entry exceeds the 1e-5 tolerance after AdamW"]
-fn two_official_training_steps() {
+/// The official steps 1..=`steps` on the test device (`OSTRACK_TEST_DEVICE`), with the
+/// fixtures README's tolerances: losses 1e-6 relative (step 2: 1e-5), network outputs 1e-4,
+/// raw gradients, norm, clip coefficient and parameters 1e-5 relative to each tensor's max, the
+/// 12 round-off conv biases (and step 2's following BN `running_mean`) and every entry whose
+/// clipped gradient is below 10·eps (at that step or an earlier one) within the group's learning
+/// rate. Comparisons are
+/// collected, so one run lists every one out of tolerance.
+fn official_training_steps(steps: usize) {
     let (st, json) = load_fixture("train_step");
     let cfg = experiment(&json);
-    let device = Device::flex().autodiff();
+    let device = test_device().device.autodiff();
     let model_cfg = OSTrackConfig::from_experiment(&cfg);
     let mut model = OSTrack::new(&model_cfg, &device)
         .load_state_dict(&st.strip_prefix("param."), "train_step param.*")
@@ -54,22 +52,27 @@ fn two_official_training_steps() {
         l1: cfg.train.l1_weight,
         focal: 1.0,
     };
-    // Tensor comparisons are collected, so one run reports every tensor out of tolerance.
     let mut failures: Vec<String> = Vec::new();
     let mut worst: BTreeMap<&str, f64> = BTreeMap::new();
     let mut note = |what: &'static str, err: f64| {
         let e = worst.entry(what).or_insert(0.0);
         *e = e.max(err);
     };
+    let all_steps = json["steps"].as_array().expect("sidecar steps");
+    // Parameter entries that had a sub-eps clipped gradient at some step so far: their value
+    // keeps that step's lr-sized difference (step 1's entry [12289] of conv1_ctr.0.weight is
+    // 7.9e-6 off after step 2, where its own gradient is no longer sub-eps).
+    let mut sub_eps_so_far: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    assert!(
+        steps <= all_steps.len(),
+        "the fixture has {} steps",
+        all_steps.len()
+    );
 
-    for (k, meta) in json["steps"]
-        .as_array()
-        .expect("sidecar steps")
-        .iter()
-        .enumerate()
-    {
+    for (k, meta) in all_steps.iter().take(steps).enumerate() {
         let s = format!("step{}", k + 1);
         let epoch = meta["epoch"].as_u64().unwrap() as usize;
+        let loss_tol = if k == 0 { LOSS_TOL } else { INHERITED_LOSS_TOL };
 
         // Schedules: keep rate and learning rates of that epoch.
         let keep = keep_rate_for_epoch(&cfg, epoch);
@@ -87,12 +90,19 @@ fn two_official_training_steps() {
             [lrs[0].as_f64().unwrap(), lrs[1].as_f64().unwrap()],
             "{s}: learning rates"
         );
+        let group_lr = |key: &str| {
+            if key.contains("backbone") {
+                lr.backbone
+            } else {
+                lr.head
+            }
+        };
 
         let batch = batch(&st, &cfg, k + 1, &device);
 
         // Forward (train mode) and losses.
         let at = StepPosition { epoch, step: k + 1 };
-        let fwd = forward_losses(&mut model, &batch, keep, weights, true, at).unwrap();
+        let fwd = forward_losses(&mut model, &batch, keep, weights, true);
         for (name, t) in [
             ("pred_boxes", to_vec(fwd.output.pred_boxes.clone())),
             ("score_map", to_vec(fwd.output.score_map.clone())),
@@ -100,14 +110,12 @@ fn two_official_training_steps() {
             let err = rel_err(&t, &get(&st, &format!("{s}.{name}")).to_f32());
             println!("{s}.{name}: rel err {err:.2e}");
             note("outputs", err);
-            if k < 9 {
-                continue;
+            if err > OUTPUT_TOL {
+                failures.push(format!("{s}.{name}: rel err {err:.3e}"));
             }
-            // Network outputs: the README's general f32 output tolerance.
-            assert!(err <= 1e-4, "{s}.{name}: rel err {err:.3e}");
         }
 
-        let v = fwd.values;
+        let (v, _) = fwd.read(at).unwrap();
         for (name, ours) in [
             ("total", v.total),
             ("giou", v.giou),
@@ -118,26 +126,30 @@ fn two_official_training_steps() {
             let err = rel_err(&[ours], &[expected]);
             println!("{s} loss.{name}: {ours} vs {expected} (rel {err:.2e})");
             note("losses", err);
-            assert!(
-                err <= LOSS_TOL,
-                "{s} loss.{name}: {ours} vs official {expected} (rel err {err:.3e})"
-            );
+            if err > loss_tol {
+                failures.push(format!(
+                    "{s} loss.{name}: {ours} vs official {expected} (rel err {err:.3e})"
+                ));
+            }
         }
         let iou_err = rel_err(&[v.iou], &[scalar(&st, &format!("{s}.iou"))]);
         note("losses", iou_err);
-        assert!(iou_err <= LOSS_TOL, "{s}: mean IoU");
+        if iou_err > loss_tol {
+            failures.push(format!("{s}: mean IoU (rel err {iou_err:.3e})"));
+        }
         let per_sample = to_vec(fwd.losses.iou_per_sample.clone());
         let err = rel_err(
             &per_sample,
             &get(&st, &format!("{s}.iou_per_sample")).to_f32(),
         );
-        if err > LOSS_TOL {
+        note("losses", err);
+        if err > loss_tol {
             failures.push(format!("{s}: IoU per sample (rel err {err:.3e})"));
         }
         // Raw gradients.
         let roundoff = roundoff_biases(meta);
         let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
-        let named = named_gradients(&model, &grads);
+        let named = named_gradients(&model, &grads).unwrap();
         let prefix = format!("{s}.grad.");
         let expected_keys: Vec<&str> = st
             .keys()
@@ -151,7 +163,6 @@ fn two_official_training_steps() {
             ours_keys, exp_sorted,
             "{s}: the set of parameters with a gradient"
         );
-        let lr_abs = lr.head.max(lr.backbone);
         for (key, shape, values) in &named {
             let values = if shape.len() == 2 {
                 transpose_2d(values, shape)
@@ -171,32 +182,33 @@ fn two_official_training_steps() {
         }
 
         // Global norm and clip coefficient.
-        let norm = global_grad_norm(&model, &grads);
+        let norm_t = global_grad_norm(&model, &grads);
+        let norm = to_vec(norm_t.clone())[0];
         let expected_norm = scalar(&st, &format!("{s}.grad_total_norm"));
         let err = rel_err(&[norm], &[expected_norm]);
         note("grad norm", err);
-        assert!(
-            err <= TENSOR_TOL,
-            "{s}: grad total norm {norm} vs {expected_norm}"
-        );
-        let coef = clip_coefficient(norm, cfg.train.grad_clip_norm);
+        if err > TENSOR_TOL {
+            failures.push(format!("{s}: grad total norm {norm} vs {expected_norm}"));
+        }
+        let coef_t = clip_coefficient(norm_t, cfg.train.grad_clip_norm);
+        let coef = to_vec(coef_t.clone())[0];
         let expected_coef = scalar(&st, &format!("{s}.clip_coef"));
         let err = rel_err(&[coef], &[expected_coef]);
         note("clip coef", err);
-        assert!(
-            err <= TENSOR_TOL,
-            "{s}: clip coef {coef} vs {expected_coef}"
-        );
+        if err > TENSOR_TOL {
+            failures.push(format!("{s}: clip coef {coef} vs {expected_coef}"));
+        }
         println!(
             "{s}: grad norm {norm} (official {expected_norm}), clip coef {coef:e} (official {expected_coef:e})"
         );
 
         // AdamW step and the parameters / BN statistics after it.
-        let grads = scale_gradients(&model, grads, coef);
+        let grads = scale_gradients(&model, grads, coef_t);
         model = optim.step(model, &grads, lr);
         let after = model.to_state_dict();
         let prefix = format!("{s}.param.");
         let mut compared = 0;
+        let mut sub_eps_entries = 0;
         for key in st.keys().filter_map(|k| k.strip_prefix(prefix.as_str())) {
             let expected = get(&st, &format!("{prefix}{key}"));
             let ours = after
@@ -215,35 +227,70 @@ fn two_official_training_steps() {
                     .any(|bn| key.strip_suffix(".running_mean") == Some(bn.as_str()));
             if roundoff.contains_key(key) || bn_after_roundoff {
                 let d = max_abs_diff(&a, &b);
-                note("round-off params (abs / lr)", d / lr_abs);
-                assert!(d <= lr_abs, "{s}: {key} differs by {d:.3e} > lr {lr_abs}");
-            } else {
-                let err = rel_err(&a, &b);
-                if err > TENSOR_TOL {
-                    let worst = (0..a.len())
-                        .max_by(|&i, &j| (a[i] - b[i]).abs().total_cmp(&(a[j] - b[j]).abs()))
-                        .unwrap_or(0);
-                    let grad = st
-                        .get(&format!("{s}.grad.{key}"))
-                        .map(|g| g.to_f32()[worst]);
-                    println!(
-                        "{s}: {key}[{worst}] ours {} official {} (official raw gradient {grad:?})",
-                        a[worst], b[worst]
-                    );
+                note("round-off params (abs / lr)", d / group_lr(key));
+                if d > group_lr(key) {
+                    failures.push(format!(
+                        "{s}: {key} differs by {d:.3e} > lr {}",
+                        group_lr(key)
+                    ));
                 }
-                note(
-                    if key.contains("running_") {
-                        "BN running stats"
-                    } else {
-                        "parameters"
-                    },
-                    err,
-                );
-                if err > TENSOR_TOL {
-                    failures.push(format!("{s}: {key} after the step: rel err {err:.3e}"));
+                continue;
+            }
+            // Entries whose official clipped gradient is below 10·eps, at this step or an
+            // earlier one: within the group's lr.
+            if let Some(g) = st.get(&format!("{s}.grad.{key}")) {
+                let seen = sub_eps_so_far
+                    .entry(key.to_string())
+                    .or_insert_with(|| vec![false; a.len()]);
+                for (flag, g) in seen.iter_mut().zip(g.to_f32()) {
+                    *flag |= (g as f64 * expected_coef as f64).abs() < SUB_EPS;
                 }
             }
+            let sub_eps = sub_eps_so_far.get(key);
+            let is_sub_eps = |i: usize| sub_eps.is_some_and(|c| c[i]);
+            let scale = b
+                .iter()
+                .fold(0f64, |m, &v| m.max((v as f64).abs()))
+                .max(1e-6);
+            let mut worst_rel = 0f64;
+            let mut worst_at = 0;
+            for i in 0..a.len() {
+                let d = (a[i] as f64 - b[i] as f64).abs();
+                if is_sub_eps(i) {
+                    sub_eps_entries += 1;
+                    note("sub-eps entries (abs / lr)", d / group_lr(key));
+                    if d > group_lr(key) || !a[i].is_finite() {
+                        failures.push(format!(
+                            "{s}: {key}[{i}] (sub-eps gradient) differs by {d:.3e} > lr {}",
+                            group_lr(key)
+                        ));
+                    }
+                } else {
+                    let rel = if d.is_nan() { f64::INFINITY } else { d / scale };
+                    if rel > worst_rel {
+                        worst_rel = rel;
+                        worst_at = i;
+                    }
+                }
+            }
+            note(
+                if key.contains("running_") {
+                    "BN running stats"
+                } else {
+                    "parameters"
+                },
+                worst_rel,
+            );
+            if worst_rel > TENSOR_TOL {
+                failures.push(format!(
+                    "{s}: {key} after the step: rel err {worst_rel:.3e} at [{worst_at}] (ours {}, official {})",
+                    a[worst_at], b[worst_at]
+                ));
+            }
         }
+        println!(
+            "{s}: {sub_eps_entries} parameter entries with a clipped gradient below {SUB_EPS:e}"
+        );
         assert_eq!(compared, after.len(), "{s}: every state entry compared");
     }
     println!("worst errors: {worst:#?}");
@@ -253,4 +300,69 @@ fn two_official_training_steps() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn first_official_training_step() {
+    official_training_steps(1);
+}
+
+#[test]
+fn two_official_training_steps() {
+    if test_device().is_gpu() {
+        // Step 1 above is the GPU check; step 2 repeats it from step-1 parameters (issue 12).
+        println!("two steps: Flex only; the GPU run checks step 1");
+        return;
+    }
+    official_training_steps(2);
+}
+
+/// torch's `clip_grad_norm_` coefficient in f32, as the host computed it before it moved to the
+/// device: `reciprocal(total + 1e-6) * max_norm`, clamped at 1.
+fn host_clip_coefficient(total_norm: f32, max_norm: f64) -> f32 {
+    let coef = (1.0f32 / (total_norm + 1e-6f32)) * max_norm as f32;
+    coef.min(1.0)
+}
+
+#[test]
+fn device_clip_coefficient_is_bit_identical_to_the_f32_formula() {
+    let device = Device::flex();
+    let mut norms = vec![
+        0.0f32, 1e-9, 1e-6, 0.05, 0.0999999, 0.1, 0.1000001, 0.3, 1.0, 7.25,
+    ];
+    norms.extend((0..200).map(|i| 1.37f32.powi(i - 60)));
+    for max_norm in [0.1f64, 1.0, 5.0, 0.3333] {
+        for &n in &norms {
+            let t = Tensor::<1>::from_data(TensorData::new(vec![n], [1]), &device);
+            let ours = to_vec(clip_coefficient(t, max_norm))[0];
+            let host = host_clip_coefficient(n, max_norm);
+            assert_eq!(
+                ours.to_bits(),
+                host.to_bits(),
+                "norm {n:e}, max {max_norm}: {ours:e} vs {host:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn device_gradient_scaling_is_bit_identical_to_a_scalar_product() {
+    let device = Device::flex().autodiff();
+    let exp = ostrack_train::demo::demo_config().unwrap();
+    let mut m = OSTrack::new(&OSTrackConfig::from_experiment(&exp), &device);
+    let batch = ostrack_train::TrainBatch::synthetic(&exp, 2, &device).unwrap();
+    let fwd = forward_losses(&mut m, &batch, Some(0.7), LossWeights::default(), true);
+    let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &m);
+    let norm = global_grad_norm(&m, &grads);
+    let coef_t = clip_coefficient(norm, 0.1);
+    let coef = to_vec(coef_t.clone())[0];
+    assert!(coef < 1.0, "the demo step must clip ({coef})");
+    let raw = named_gradients(&m, &grads).unwrap();
+    let scaled = named_gradients(&m, &scale_gradients(&m, grads, coef_t)).unwrap();
+    assert_eq!(raw.len(), scaled.len());
+    for ((key, _, g), (_, _, s)) in raw.iter().zip(&scaled) {
+        for (a, b) in g.iter().zip(s) {
+            assert_eq!((a * coef).to_bits(), b.to_bits(), "{key}");
+        }
+    }
 }
