@@ -72,6 +72,9 @@ pub struct ParityArgs {
     /// Weights to use when the fixture holds none (safetensors or PyTorch checkpoint).
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Print one JSON object (every check, `passed`, `worst_rel`) instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +97,10 @@ pub struct ProfileArgs {
     /// Frame size for the end-to-end measurement, `WIDTHxHEIGHT`.
     #[arg(long, default_value = "640x360")]
     pub frame_size: String,
+    /// Time training steps instead (train-mode forward, losses, backward, clip, AdamW on
+    /// synthetic batches of --batch samples; --runs timed steps after --warmup): samples/s.
+    #[arg(long)]
+    pub train: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,12 +180,36 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 a.weights.as_deref(),
                 &device,
             )?;
-            println!("{report}");
+            if a.json {
+                let mut value = serde_json::to_value(&report)?;
+                value["passed"] = report.passed().into();
+                value["worst_rel"] = report.worst_rel().into();
+                println!("{value}");
+            } else {
+                println!("{report}");
+            }
             Ok(if report.passed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Profile(a) if a.train => {
+            let device = device_from_name(&cli.backend)?;
+            let report = crate::profile::run_train_profile(
+                &a.config,
+                a.batch,
+                a.warmup,
+                a.runs,
+                format!("{device:?}"),
+                &device,
+            )?;
+            if a.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Profile(a) => {
             let device = device_from_name(&cli.backend)?;

@@ -22,7 +22,7 @@ use crate::fixture::{Fixture, FixtureTensor};
 /// Relative tolerance for f32 network outputs (fixtures README).
 pub const REL_TOL: f64 = 1e-4;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {
     pub name: String,
     pub max_abs: f64,
@@ -31,7 +31,7 @@ pub struct Check {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ParityReport {
     pub file: String,
     pub checks: Vec<Check>,
@@ -44,6 +44,11 @@ impl ParityReport {
 
     pub fn failures(&self) -> Vec<&Check> {
         self.checks.iter().filter(|c| !c.passed).collect()
+    }
+
+    /// The largest relative error of the dense comparisons (0 when there are none).
+    pub fn worst_rel(&self) -> f64 {
+        self.checks.iter().map(|c| c.rel).fold(0.0, f64::max)
     }
 
     fn dense(&mut self, name: &str, ours: &[f32], theirs: &[f32]) {

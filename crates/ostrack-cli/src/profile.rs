@@ -11,6 +11,7 @@ use ostrack_config::load_config;
 use ostrack_model::ostrack::ForwardOptions;
 use ostrack_model::{OSTrack, OSTrackConfig, ce};
 use ostrack_track::{Tracker, TrackerParams, TrackingProfile, profile_tracking};
+use ostrack_train::{StepProfile, profile_train_steps};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,20 +154,22 @@ pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<Profile
     })
 }
 
+/// The lines both reports start with.
+fn write_header(
+    f: &mut std::fmt::Formatter<'_>,
+    config: &str,
+    backend: &str,
+    threads: usize,
+    params: usize,
+) -> std::fmt::Result {
+    writeln!(f, "config:      {config}")?;
+    writeln!(f, "backend:     {backend} ({threads} threads)")?;
+    writeln!(f, "parameters:  {params} ({:.2} M)", params as f64 / 1e6)
+}
+
 impl std::fmt::Display for ProfileReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "config:      {}", self.config)?;
-        writeln!(
-            f,
-            "backend:     {} ({} threads)",
-            self.backend, self.threads
-        )?;
-        writeln!(
-            f,
-            "parameters:  {} ({:.2} M)",
-            self.params,
-            self.params as f64 / 1e6
-        )?;
+        write_header(f, &self.config, &self.backend, self.threads, self.params)?;
         writeln!(
             f,
             "tokens per block (template {} + search):",
@@ -207,5 +210,54 @@ impl std::fmt::Display for ProfileReport {
             )?;
         }
         Ok(())
+    }
+}
+
+/// `profile --train`: timed training steps of a config's model.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainProfileReport {
+    pub config: String,
+    pub backend: String,
+    pub threads: usize,
+    pub params: usize,
+    pub train: StepProfile,
+}
+
+pub fn run_train_profile(
+    config: &Path,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+    backend_name: String,
+    device: &Device,
+) -> Result<TrainProfileReport> {
+    let exp = load_config(config)?;
+    let params = count_params(&OSTrack::new(&OSTrackConfig::from_experiment(&exp), device));
+    let train = profile_train_steps(&exp, batch.max(1), warmup, steps.max(1), device)?;
+    Ok(TrainProfileReport {
+        config: config.display().to_string(),
+        backend: backend_name,
+        threads: threads(),
+        params,
+        train,
+    })
+}
+
+impl std::fmt::Display for TrainProfileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = &self.train;
+        write_header(f, &self.config, &self.backend, self.threads, self.params)?;
+        write!(
+            f,
+            "training step, batch {}, keep rate {:?}: median {:.1} ms over {} steps after {} warm-up \
+             (first step {:.1} ms) = {:.2} samples/s",
+            t.batch,
+            t.keep_rate,
+            t.step_ms_median,
+            t.steps,
+            t.warmup,
+            t.first_step_ms,
+            t.samples_per_s
+        )
     }
 }
