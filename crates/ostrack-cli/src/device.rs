@@ -87,7 +87,7 @@ fn start(name: &str, device: &Device) -> Result<()> {
             // The probe thread is stuck inside the driver; leave the panic hook quiet so its
             // eventual panic does not print over the error, which ends the process.
             bail!(
-                "backend `{name}` cannot start: its first operation did not finish within {timeout} s ({}; OSTRACK_BACKEND_START_TIMEOUT sets the limit)",
+                "backend `{name}` cannot start: {} (its first operation did not finish within {timeout} s; OSTRACK_BACKEND_START_TIMEOUT sets the limit)",
                 what_it_needs(name)
             )
         }
