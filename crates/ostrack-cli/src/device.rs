@@ -106,7 +106,7 @@ fn start(name: &str, device: &Device) -> Result<()> {
     std::panic::set_hook(quiet);
     let cause = cause.lines().next().unwrap_or_default().trim().to_string();
     bail!(
-        "backend `{name}` cannot start: {cause} ({})",
+        "backend `{name}` cannot start: {} (the runtime said: {cause})",
         what_it_needs(name)
     )
 }
