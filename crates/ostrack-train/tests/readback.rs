@@ -4,11 +4,13 @@
 //! logged, epoch averages from sums kept on the device, and a NaN still caught, with the interval
 //! in the message.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Mutex;
 
 use burn::prelude::*;
-use ostrack_data::{SynthFormat, SynthOptions};
+use common::tiny_runs::{step_losses, tiny_options, tiny_synth};
 use ostrack_train::{ConfigSource, TrainError, TrainOptions, TrainSummary, run_training};
 
 /// The tests of this file train on the one Flex device, whose random generator is global: they
@@ -35,51 +37,20 @@ fn tiny_demo(lr: Option<f64>) -> ConfigSource {
 
 fn options(data: &Path, out: &Path, every: Option<usize>, lr: Option<f64>) -> TrainOptions {
     TrainOptions {
-        config: tiny_demo(lr),
-        data_settings: Some(data.to_path_buf()),
-        checkpoint_every: Some(1),
-        echo: false,
-        evaluate: false,
-        loader_threads: 2,
         readback_every: every,
-        ..TrainOptions::demo(out)
+        ..tiny_options(tiny_demo(lr), data, out)
     }
-}
-
-fn losses(s: &TrainSummary) -> Vec<(usize, usize, f32)> {
-    s.steps
-        .iter()
-        .map(|r| (r.epoch, r.step, r.loss_total))
-        .collect()
-}
-
-fn synth(dir: &Path) -> std::path::PathBuf {
-    ostrack_data::synth::generate(
-        SynthFormat::Got10k,
-        dir,
-        &SynthOptions {
-            sequences: 4,
-            val_sequences: 2,
-            frames: 20,
-            width: 160,
-            height: 120,
-            seed: 5,
-            jpeg_quality: 90,
-        },
-    )
-    .unwrap()
-    .settings
 }
 
 #[test]
 fn reading_every_k_steps_trains_the_same_and_averages_every_step() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let data = synth(&tmp.path().join("synth"));
+    let data = tiny_synth(&tmp.path().join("synth"));
     let device = [Device::flex()];
     let every_step =
         run_training(&options(&data, &tmp.path().join("a"), None, None), &device).unwrap();
-    let reference = losses(&every_step);
+    let reference = step_losses(&every_step);
     assert_eq!(reference.len(), 6, "Flex reads every step");
 
     let sparse = run_training(
@@ -89,7 +60,7 @@ fn reading_every_k_steps_trains_the_same_and_averages_every_step() {
     .unwrap();
     // Steps 2 (the interval) and 3 (the epoch's end) of each epoch are read.
     let expected: Vec<_> = reference.iter().copied().filter(|l| l.1 != 1).collect();
-    assert_eq!(losses(&sparse), expected);
+    assert_eq!(step_losses(&sparse), expected);
     let steps = std::fs::read_to_string(sparse.metrics_file.with_file_name("steps.jsonl")).unwrap();
     assert_eq!(steps.lines().count(), 4, "steps.jsonl has the read steps");
 
@@ -127,7 +98,7 @@ fn non_finite(r: Result<TrainSummary, TrainError>) -> (usize, usize, String) {
 fn a_diverging_run_stops_at_the_step_it_is_detected() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let data = synth(&tmp.path().join("synth"));
+    let data = tiny_synth(&tmp.path().join("synth"));
     let device = [Device::flex()];
     // The first update moves every weight by ~lr; the second forward overflows.
     let lr = Some(1e35);

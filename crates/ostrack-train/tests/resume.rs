@@ -2,11 +2,13 @@
 //! middle of an epoch, followed by a resumed run, gives the same per-step losses as one
 //! uninterrupted run with the same seed (demo config, tiny budget).
 
+mod common;
+
 use std::path::Path;
 
 use burn::prelude::*;
-use ostrack_data::{SynthFormat, SynthOptions};
-use ostrack_train::{ConfigSource, ResumeMode, TrainOptions, TrainSummary, run_training};
+use common::tiny_runs::{step_losses, tiny_options, tiny_synth};
+use ostrack_train::{ConfigSource, ResumeMode, TrainOptions, run_training};
 
 fn tiny_demo() -> ConfigSource {
     let mut cfg = ostrack_train::demo::demo_config().unwrap();
@@ -25,45 +27,17 @@ fn tiny_demo() -> ConfigSource {
 }
 
 fn options(data: &Path, out: &Path) -> TrainOptions {
-    TrainOptions {
-        config: tiny_demo(),
-        data_settings: Some(data.to_path_buf()),
-        checkpoint_every: Some(1),
-        echo: false,
-        evaluate: false,
-        loader_threads: 2,
-        ..TrainOptions::demo(out)
-    }
-}
-
-fn losses(s: &TrainSummary) -> Vec<(usize, usize, f32)> {
-    s.steps
-        .iter()
-        .map(|r| (r.epoch, r.step, r.loss_total))
-        .collect()
+    tiny_options(tiny_demo(), data, out)
 }
 
 #[test]
 fn interrupted_runs_resume_to_the_same_losses() {
     let tmp = tempfile::tempdir().unwrap();
-    let synth = ostrack_data::synth::generate(
-        SynthFormat::Got10k,
-        &tmp.path().join("synth"),
-        &SynthOptions {
-            sequences: 4,
-            val_sequences: 2,
-            frames: 20,
-            width: 160,
-            height: 120,
-            seed: 5,
-            jpeg_quality: 90,
-        },
-    )
-    .unwrap();
+    let settings = tiny_synth(&tmp.path().join("synth"));
     let device = [Device::flex()];
 
-    let full = run_training(&options(&synth.settings, &tmp.path().join("full")), &device).unwrap();
-    let reference = losses(&full);
+    let full = run_training(&options(&settings, &tmp.path().join("full")), &device).unwrap();
+    let reference = step_losses(&full);
     assert_eq!(reference.len(), 9);
     assert!(reference.iter().all(|l| l.2.is_finite()));
 
@@ -71,7 +45,7 @@ fn interrupted_runs_resume_to_the_same_losses() {
     let out = tmp.path().join("crash");
     let crash = TrainOptions {
         crash_after_steps: Some(5),
-        ..options(&synth.settings, &out)
+        ..options(&settings, &out)
     };
     assert!(run_training(&crash, &device).is_err());
     let latest = ostrack_train::latest_checkpoint(&out.join("checkpoints"))
@@ -81,10 +55,10 @@ fn interrupted_runs_resume_to_the_same_losses() {
         (latest.state.epochs_done, latest.state.steps_into_epoch),
         (1, 0)
     );
-    let resumed = run_training(&options(&synth.settings, &out), &device).unwrap();
+    let resumed = run_training(&options(&settings, &out), &device).unwrap();
     assert!(resumed.resumed_from.is_some());
     assert_eq!(
-        losses(&resumed),
+        step_losses(&resumed),
         reference[3..].to_vec(),
         "resume after a crash"
     );
@@ -94,12 +68,12 @@ fn interrupted_runs_resume_to_the_same_losses() {
     let first = run_training(
         &TrainOptions {
             max_steps: Some(4),
-            ..options(&synth.settings, &out)
+            ..options(&settings, &out)
         },
         &device,
     )
     .unwrap();
-    assert_eq!(losses(&first), reference[..4].to_vec());
+    assert_eq!(step_losses(&first), reference[..4].to_vec());
     let latest = ostrack_train::latest_checkpoint(&out.join("checkpoints"))
         .unwrap()
         .unwrap();
@@ -107,9 +81,9 @@ fn interrupted_runs_resume_to_the_same_losses() {
         (latest.state.epochs_done, latest.state.steps_into_epoch),
         (1, 1)
     );
-    let rest = run_training(&options(&synth.settings, &out), &device).unwrap();
+    let rest = run_training(&options(&settings, &out), &device).unwrap();
     assert_eq!(
-        losses(&rest),
+        step_losses(&rest),
         reference[4..].to_vec(),
         "resume from a mid-epoch checkpoint"
     );
@@ -118,12 +92,12 @@ fn interrupted_runs_resume_to_the_same_losses() {
     let fresh = run_training(
         &TrainOptions {
             resume: ResumeMode::Fresh,
-            ..options(&synth.settings, &out)
+            ..options(&settings, &out)
         },
         &device,
     )
     .unwrap();
     assert!(fresh.resumed_from.is_none());
-    assert_eq!(losses(&fresh), reference);
+    assert_eq!(step_losses(&fresh), reference);
     println!("per-step losses: {reference:?}");
 }

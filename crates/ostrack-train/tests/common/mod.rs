@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod step_fixture;
+pub mod tiny_runs;
 
 use std::path::PathBuf;
 
