@@ -87,6 +87,9 @@ def main():
 
     skipped = [f"{c}: {r['result']['skipped']}" for c, r in torch.items()
                if r.get("result") and "skipped" in r["result"]]
+    for r in rows:
+        if r["step"]["kind"] != "pytorch" and (r.get("result") or {}).get("skipped"):
+            failures.append(f"{r['step']}: {r['result']['skipped']}")
     for c, r in torch.items():
         if r["rc"] != 0:
             failures.append(f"pytorch {c}: exit {r['rc']} {(r.get('tail') or '').strip()[-300:]}")

@@ -88,8 +88,15 @@ gpu_peak_of() {
 }
 
 # run STEP-JSON CMD...: runs a measured command under the step limit, records its last JSON line.
+# Past the check's time budget (GPU_CHECK_BUDGET seconds, 450 by default: the whole check must
+# fit one 10-minute device command with room to spare) a step is recorded as skipped instead.
 run() {
     local step=$1; shift
+    if (( $(date +%s) - start > ${GPU_CHECK_BUDGET:-450} )); then
+        say "$step skipped: past the time budget"
+        record "$step" '{"skipped": "past the check'"'"'s time budget (GPU_CHECK_BUDGET)"}' 0
+        return
+    fi
     say "$step"
     local tmp rc peak
     tmp=$(mktemp)
