@@ -19,6 +19,8 @@ import types
 
 import torch
 
+import official
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__)
@@ -30,12 +32,11 @@ def parse_args():
     p.add_argument("--big-batch", type=int, default=16)
     p.add_argument("--train-batch", type=int, default=32, help="0: no training measurement")
     p.add_argument("--train-steps", type=int, default=30)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
     return p.parse_args()
 
 
 def load(args):
-    sys.path.insert(0, args.repo)
     # Imports on the training path that the measured code never calls (gone in torch 2, or
     # dataset-only packages).
     six = types.ModuleType("torch._six")
@@ -43,11 +44,7 @@ def load(args):
     sys.modules.setdefault("torch._six", six)
     for unused in ("jpeg4py", "visdom", "lmdb"):
         sys.modules.setdefault(unused, types.ModuleType(unused))
-    config = importlib.import_module("lib.config.ostrack.config")
-    config.update_config_from_file(f"{args.repo}/experiments/ostrack/{args.config}.yaml")
-    cfg = config.cfg
-    cfg.MODEL.PRETRAIN_FILE = ""
-    return cfg
+    return official.load_config(args)
 
 
 def sync(device):
@@ -69,8 +66,7 @@ def timed(device, fn, warmup, runs):
 
 
 def forward_rates(args, cfg, device):
-    build = importlib.import_module("lib.models.ostrack").build_ostrack
-    net = build(cfg, training=False).to(device).eval()
+    net = official.build_network(cfg).to(device).eval()
     t, s = cfg.TEST.TEMPLATE_SIZE, cfg.TEST.SEARCH_SIZE
     out = {}
     for batch in (1, args.big_batch):
@@ -137,8 +133,6 @@ def train_rate(args, cfg, device):
 
 def main():
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     cfg = load(args)
     result = {"config": args.config, "torch": torch.__version__, "device": str(device)}
