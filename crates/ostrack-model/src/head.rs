@@ -266,9 +266,15 @@ pub fn cal_bbox(score_map: Tensor<4>, size_map: Tensor<4>, offset_map: Tensor<4>
     let idx = score_map.reshape([b, h * w]).argmax(1); // [B, 1]
     let ix = idx.clone().remainder_scalar(w as i64).float();
     let iy = idx.clone().div_scalar(w as i64).float();
+    // The values at the arg-max as a one-hot weighted sum instead of a `gather`: the same values
+    // (x·1 plus exact zeros) and the same gradient (g·1 at the cell, 0 elsewhere), bit for bit.
+    // Why: on Burn 0.22.1's fusion backends (wgpu, cuda) the gather's backward corrupted the
+    // score branch's gradients in the same backward pass (tests/head_gradients.rs).
+    let cells = Tensor::<1, Int>::arange(0..(h * w) as i64, &idx.device()).reshape([1, h * w]);
+    let one_hot = cells.equal(idx).float().reshape([b, 1, h * w]); // [B, 1, HW]
     let at = |map: Tensor<4>| -> Tensor<2> {
-        let flat = map.reshape([b, 2, h * w]);
-        flat.gather(2, idx.clone().reshape([b, 1, 1]).expand([b, 2, 1]))
+        (map.reshape([b, 2, h * w]) * one_hot.clone())
+            .sum_dim(2)
             .reshape([b, 2])
     };
     let size = at(size_map);

@@ -11,7 +11,8 @@ pub(crate) fn runs_host_kernels<const D: usize>(tensor: &Tensor<D>) -> bool {
     !device.is_autodiff() && is_flex(&device) && tensor.dtype() == DType::F32
 }
 
-fn is_flex(device: &Device) -> bool {
+/// The Flex CPU backend (with or without autodiff).
+pub(crate) fn is_flex(device: &Device) -> bool {
     #[cfg(feature = "flex")]
     {
         *device == Device::flex()

@@ -9,6 +9,7 @@ use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use crate::host::is_flex;
 use crate::host::runs_host_kernels;
 use crate::{host_attention, host_gelu};
 
@@ -153,9 +154,14 @@ impl Mlp {
 
 /// Exact GELU. At inference on the Flex CPU backend it runs on the host buffer with a
 /// vectorised, multi-threaded kernel ([`crate::host_gelu`]: PyTorch's erf approximation); Flex's
-/// own op is a scalar `erf` on one thread. Under autodiff and on other backends: Burn's op.
+/// own op is a scalar `erf` on one thread. Training on other backends: [`gelu_from_erf`].
+/// Otherwise: Burn's op.
 fn mlp_gelu(x: Tensor<3>) -> Tensor<3> {
     if !runs_host_kernels(&x) {
+        let device = x.device();
+        if device.is_autodiff() && !is_flex(&device) {
+            return gelu_from_erf(x);
+        }
         return gelu(x);
     }
     let device = x.device();
@@ -167,6 +173,20 @@ fn mlp_gelu(x: Tensor<3>) -> Tensor<3> {
         .expect("host GELU takes f32 tensors");
     host_gelu::gelu_in_place(values);
     Tensor::from_data(data, &device)
+}
+
+/// `x · ½ (1 + erf(x/√2))` from elementary ops, so that autodiff takes the exact derivative.
+/// Why: Burn 0.22.1's default `gelu_backward`, which the GPU backends use, is the derivative of
+/// the *tanh approximation* (~1e-3 relative off in the official step's fc1 gradients on wgpu);
+/// only Flex overrides it with the exact one.
+fn gelu_from_erf(x: Tensor<3>) -> Tensor<3> {
+    let cdf = x
+        .clone()
+        .div_scalar(std::f64::consts::SQRT_2)
+        .erf()
+        .add_scalar(1.0)
+        .mul_scalar(0.5);
+    x * cdf
 }
 
 /// timm's stochastic depth: a whole sample's residual branch is dropped with probability `prob`

@@ -20,6 +20,9 @@ pub enum TrainError {
     /// A tensor could not be read back from the device (the error names it).
     #[error(transparent)]
     ReadBack(#[from] ostrack_model::ReadBackError),
+    /// The device could not dispatch queued work (a poisoned or lost GPU).
+    #[error("the device failed during {what}: {reason}")]
+    Device { what: &'static str, reason: String },
     #[error("checkpoint: {0}")]
     Checkpoint(String),
     #[error("invalid setting: {0}")]

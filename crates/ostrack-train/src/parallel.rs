@@ -12,7 +12,9 @@ use ostrack_model::OSTrack;
 
 use crate::error::TrainError;
 use crate::optim::{ExactAdamW, GroupLr, clip_coefficient, global_grad_norm, scale_gradients};
-use crate::step::{StepOutcome, StepPosition, StepSettings, TrainBatch, forward_losses, slot};
+use crate::step::{
+    StepOutcome, StepPosition, StepSettings, TrainBatch, backward, forward_losses, slot,
+};
 
 /// Splits a batch into `parts` equal shards along the batch dimension.
 pub fn split_batch(batch: &TrainBatch, parts: usize) -> Result<Vec<TrainBatch>, TrainError> {
@@ -121,7 +123,7 @@ pub fn data_parallel_step(
                         let fwd =
                             forward_losses(&mut model, &shard, keep_rate, settings.weights, true);
                         let grads =
-                            GradientsParams::from_grads(fwd.losses.total.backward(), &model);
+                            GradientsParams::from_grads(backward(&fwd.losses.total)?, &model);
                         Ok((model, grads, fwd.scalars()))
                     })
                 })

@@ -4,6 +4,7 @@
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use ostrack_config::CeTemplateRange;
 use ostrack_data::PairBatch;
 use ostrack_model::readback::read_f32;
@@ -280,6 +281,20 @@ impl StepOutcome {
     }
 }
 
+/// `loss.backward()`, after dispatching the forward work still queued on the device.
+///
+/// Why the flush: with Burn 0.22.1's fusion (the `wgpu` and `cuda` backends), letting the fusion
+/// stream optimise across the forward/backward boundary gives wrong gradients through the head's
+/// train-mode BatchNorm branches (the score map's: 0.92 relative off on wgpu, 2.5e-6 with the flush;
+/// `tests/head_gradients.rs`). A flush only submits, it does not wait; on Flex it is a no-op.
+pub fn backward(loss: &Tensor<1>) -> Result<Gradients, TrainError> {
+    loss.device().flush().map_err(|e| TrainError::Device {
+        what: "the forward pass",
+        reason: e.to_string(),
+    })?;
+    Ok(loss.backward())
+}
+
 /// Backward, clip and AdamW on already computed losses; returns the updated model. Nothing is
 /// read back: the global norm, the clip coefficient and the update stay on the device.
 pub fn backward_and_step(
@@ -290,8 +305,8 @@ pub fn backward_and_step(
     grad_clip_norm: f64,
     at: StepPosition,
     batch_size: usize,
-) -> (OSTrack, StepOutcome) {
-    let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
+) -> Result<(OSTrack, StepOutcome), TrainError> {
+    let grads = GradientsParams::from_grads(backward(&fwd.losses.total)?, &model);
     let grad_norm = global_grad_norm(&model, &grads);
     let clip_coef = clip_coefficient(grad_norm.clone(), grad_clip_norm);
     let grads = scale_gradients(&model, grads, clip_coef.clone());
@@ -301,14 +316,14 @@ pub fn backward_and_step(
         vec![fwd.scalars().to_device(&device), grad_norm, clip_coef],
         0,
     );
-    (
+    Ok((
         model,
         StepOutcome {
             scalars,
             batch_size,
             at,
         },
-    )
+    ))
 }
 
 /// Settings of a training step.
@@ -344,7 +359,7 @@ pub fn train_step(
     at: StepPosition,
 ) -> Result<(OSTrack, StepOutcome), TrainError> {
     let fwd = forward_losses(&mut model, batch, keep_rate, settings.weights, true);
-    Ok(backward_and_step(
+    backward_and_step(
         model,
         optim,
         &fwd,
@@ -352,5 +367,5 @@ pub fn train_step(
         settings.grad_clip_norm,
         at,
         batch.batch_size(),
-    ))
+    )
 }

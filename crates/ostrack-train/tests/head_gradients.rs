@@ -1,9 +1,10 @@
-//! The head's train-mode gradients on the test device against Flex, for each of its three maps.
-//! On wgpu with Burn's fusion (lavapipe, 2026-12-08) the score map's gradient is 0.92 relative
-//! off while the size and offset maps' are within 1e-6; without Burn's `fusion` feature it is
-//! 3.2e-7. Evaluating `cal_bbox` (its arg-max) in the same forward is what breaks it (issue 12).
-//! CI's wgpu run leaves this test out until that is fixed; run it by hand with
-//! `OSTRACK_TEST_DEVICE=gpu cargo test --release -p ostrack-rs -p ostrack-train --features ostrack-cli/wgpu --test head_gradients`.
+//! The head's train-mode gradients on the test device against Flex, for each of its three maps,
+//! through the training step's [`backward`]. It guards against two Burn 0.22.1 fusion bugs seen
+//! on wgpu/lavapipe, each in the score branch's gradients through its BatchNorm layers:
+//! * the fusion stream optimised across the forward/backward boundary: 0.92 relative off;
+//!   `backward` dispatches the forward first (3.2e-7);
+//! * `cal_bbox` picking the arg-max cell with `gather`: the gather's backward corrupted the score
+//!   branch in the same pass (1.9 relative off in the official step); it uses a one-hot sum now.
 
 mod common;
 
@@ -14,6 +15,7 @@ use common::*;
 use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_testkit::test_device;
 use ostrack_train::optim::named_gradients;
+use ostrack_train::step::backward;
 
 /// Gradient of `map.sum()` (0: score, 1: size, 2: offset) with respect to the head's input and
 /// every head parameter, for the `train_step` fixture's weights on a fixed input.
@@ -35,7 +37,7 @@ fn head_gradients(device: Device, map: usize) -> Vec<f32> {
         1 => out.size_map.sum(),
         _ => out.offset_map.sum(),
     };
-    let grads = loss.backward();
+    let grads = backward(&loss).unwrap();
     let mut all = to_vec(x.grad(&grads).unwrap());
     let params = GradientsParams::from_grads(grads, &model);
     for (_, _, g) in named_gradients(&model, &params).unwrap() {

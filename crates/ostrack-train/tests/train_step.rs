@@ -12,7 +12,7 @@ use common::*;
 use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_testkit::test_device;
 use ostrack_train::optim::{clip_coefficient, global_grad_norm, named_gradients, scale_gradients};
-use ostrack_train::step::{StepPosition, forward_losses};
+use ostrack_train::step::{StepPosition, backward, forward_losses};
 use ostrack_train::{AdamWSettings, ExactAdamW, LossWeights, keep_rate_for_epoch, lr_for_epoch};
 
 const LOSS_TOL: f64 = 1e-6;
@@ -21,6 +21,16 @@ const LOSS_TOL: f64 = 1e-6;
 const INHERITED_LOSS_TOL: f64 = 1e-5;
 const TENSOR_TOL: f64 = 1e-5;
 const OUTPUT_TOL: f64 = 1e-4;
+/// Raw gradients on a GPU test device (Flex: [`TENSOR_TOL`]). A GPU sums in another order (matmul
+/// tiles, reductions); measured on wgpu/lavapipe (2026-12-08) every gradient is within 1e-5 but
+/// one, `box_head.conv3_ctr.1.bias` at 1.004e-5: a BatchNorm bias's gradient is a sum over
+/// B·H·W upstream values that largely cancel, so its relative error is the largest. 3× margin
+/// for other GPUs' orders.
+const GPU_GRADIENT_TOL: f64 = 3e-5;
+/// Per-sample IoUs on a GPU test device (Flex: [`LOSS_TOL`]): IoU divides differences of box
+/// coordinates, so the predicted boxes' 5.2e-7 relative difference (GPU forward order) became
+/// 2.9e-6 in one sample's IoU on wgpu/lavapipe. The losses themselves keep 1e-6 (1.7e-7 there).
+const GPU_IOU_PER_SAMPLE_TOL: f64 = 1e-5;
 /// 10 · AdamW's eps: below this a clipped gradient's f32 round-off becomes a change of order lr.
 const SUB_EPS: f64 = 1e-7;
 
@@ -33,12 +43,18 @@ fn scalar(st: &ostrack_weights::StateDict, key: &str) -> f32 {
 /// raw gradients, norm, clip coefficient and parameters 1e-5 relative to each tensor's max, the
 /// 12 round-off conv biases (and step 2's following BN `running_mean`) and every entry whose
 /// clipped gradient is below 10·eps (at that step or an earlier one) within the group's learning
-/// rate. Comparisons are
-/// collected, so one run lists every one out of tolerance.
+/// rate. On a GPU test device the raw gradients and per-sample IoUs take the GPU tolerances
+/// above. Comparisons are collected, so one run lists every one out of tolerance.
 fn official_training_steps(steps: usize) {
     let (st, json) = load_fixture("train_step");
     let cfg = experiment(&json);
-    let device = test_device().device.autodiff();
+    let test_device = test_device();
+    let gradient_tol = if test_device.is_gpu() {
+        GPU_GRADIENT_TOL
+    } else {
+        TENSOR_TOL
+    };
+    let device = test_device.device.clone().autodiff();
     let model_cfg = OSTrackConfig::from_experiment(&cfg);
     let mut model = OSTrack::new(&model_cfg, &device)
         .load_state_dict(&st.strip_prefix("param."), "train_step param.*")
@@ -73,6 +89,11 @@ fn official_training_steps(steps: usize) {
         let s = format!("step{}", k + 1);
         let epoch = meta["epoch"].as_u64().unwrap() as usize;
         let loss_tol = if k == 0 { LOSS_TOL } else { INHERITED_LOSS_TOL };
+        let iou_per_sample_tol = if test_device.is_gpu() {
+            GPU_IOU_PER_SAMPLE_TOL
+        } else {
+            loss_tol
+        };
 
         // Schedules: keep rate and learning rates of that epoch.
         let keep = keep_rate_for_epoch(&cfg, epoch);
@@ -142,13 +163,13 @@ fn official_training_steps(steps: usize) {
             &per_sample,
             &get(&st, &format!("{s}.iou_per_sample")).to_f32(),
         );
-        note("losses", err);
-        if err > loss_tol {
+        note("IoU per sample", err);
+        if err > iou_per_sample_tol {
             failures.push(format!("{s}: IoU per sample (rel err {err:.3e})"));
         }
         // Raw gradients.
         let roundoff = roundoff_biases(meta);
-        let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
+        let grads = GradientsParams::from_grads(backward(&fwd.losses.total).unwrap(), &model);
         let named = named_gradients(&model, &grads).unwrap();
         let prefix = format!("{s}.grad.");
         let expected_keys: Vec<&str> = st
@@ -176,7 +197,7 @@ fn official_training_steps(steps: usize) {
             }
             let err = rel_err(&values, &expected);
             note("gradients", err);
-            if err > TENSOR_TOL {
+            if err > gradient_tol {
                 failures.push(format!("{s}: gradient of {key}: rel err {err:.3e}"));
             }
         }
@@ -352,7 +373,7 @@ fn device_gradient_scaling_is_bit_identical_to_a_scalar_product() {
     let mut m = OSTrack::new(&OSTrackConfig::from_experiment(&exp), &device);
     let batch = ostrack_train::TrainBatch::synthetic(&exp, 2, &device).unwrap();
     let fwd = forward_losses(&mut m, &batch, Some(0.7), LossWeights::default(), true);
-    let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &m);
+    let grads = GradientsParams::from_grads(backward(&fwd.losses.total).unwrap(), &m);
     let norm = global_grad_norm(&m, &grads);
     let coef_t = clip_coefficient(norm, 0.1);
     let coef = to_vec(coef_t.clone())[0];

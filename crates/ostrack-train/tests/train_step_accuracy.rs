@@ -16,7 +16,7 @@ use burn::prelude::*;
 use common::step_fixture::{batch, experiment, roundoff_biases, transpose_2d};
 use common::*;
 use ostrack_model::{OSTrack, OSTrackConfig};
-use ostrack_train::step::{StepPosition, forward_losses};
+use ostrack_train::step::{StepPosition, backward, forward_losses};
 use ostrack_train::{LossWeights, keep_rate_for_epoch, optim::named_gradients};
 use ostrack_weights::{HostTensor, StateDict};
 
@@ -51,7 +51,7 @@ fn step_gradients(
     let keep = keep_rate_for_epoch(&cfg, epoch);
     let fwd = forward_losses(&mut model, &batch, keep, weights, true);
     fwd.read(StepPosition { epoch, step: k }).unwrap();
-    let grads = GradientsParams::from_grads(fwd.losses.total.backward(), &model);
+    let grads = GradientsParams::from_grads(backward(&fwd.losses.total).unwrap(), &model);
     let mut out = StateDict::default();
     for (key, shape, values) in named_gradients(&model, &grads).unwrap() {
         let values = if shape.len() == 2 {
