@@ -34,7 +34,7 @@ fn forward(c: &mut Criterion) {
         let (t, s) = (cfg.template_size, cfg.search_size);
         let template = Tensor::<4>::random([1, 3, t, t], Distribution::Normal(0.0, 1.0), &device);
         let search = Tensor::<4>::random([1, 3, s, s], Distribution::Normal(0.0, 1.0), &device);
-        let mask = ostrack_data::ce_template_mask(
+        let mask = ostrack_model::ce_template_mask(
             cfg.ce_template_range,
             t,
             cfg.patch_size,

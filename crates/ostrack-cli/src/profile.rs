@@ -97,7 +97,7 @@ pub fn run_profile(opts: &ProfileOptions<'_>, device: &Device) -> Result<Profile
     let search = Tensor::<4>::random([b, 3, s, s], Distribution::Normal(0.0, 1.0), device);
     // Box-independent for CTR_POINT/CTR_REC; a centred box for GT_BOX, as a template crop has.
     let boxes = vec![[0.25, 0.25, 0.5, 0.5]; b];
-    let mask = ostrack_data::ce_template_mask(cfg.ce_template_range, t, cfg.patch_size, &boxes)?
+    let mask = ostrack_model::ce_template_mask(cfg.ce_template_range, t, cfg.patch_size, &boxes)?
         .map(|m| ce::mask_tensor(&m, b, device));
     let forward = || {
         let out = model.forward_with(

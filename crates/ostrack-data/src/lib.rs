@@ -6,8 +6,7 @@
 //! its own throughput. It does not depend on any tensor library.
 //!
 //! Entry points:
-//! * crops and tracker helpers: [`sample_target`], [`transform_image_to_crop`], [`map_box_back`],
-//!   [`clip_box`], [`hann2d`], [`ce_template_mask`], [`normalize_image`], [`generate_heatmap`];
+//! * crops and labels: [`sample_target`], [`transform_image_to_crop`], [`generate_heatmap`];
 //!   frames: [`decode::read_frame`];
 //! * training data: [`TrainPairLoader`] (config + [`DataRoots`] + seed → epochs of [`PairBatch`],
 //!   with a [`SkipReport`] per epoch);
@@ -40,7 +39,6 @@ pub mod sampler;
 mod scratch;
 pub mod settings;
 pub mod synth;
-pub mod tracker_utils;
 
 pub use crop::{BoxXywh, Crop, CropError, sample_target, transform_image_to_crop};
 pub use datasets::{
@@ -54,7 +52,3 @@ pub use loader::{EpochIter, LoaderOptions, LoaderSetup, PairBatch, SkipReport, T
 pub use processing::{ProcessingParams, Split};
 pub use settings::{DataRoots, RootKey, SETTINGS_FILE};
 pub use synth::{SynthFormat, SynthOptions, SynthSummary};
-pub use tracker_utils::{
-    CeMaskError, IMAGENET_MEAN, IMAGENET_STD, ce_template_mask, clip_box, hann2d, map_box_back,
-    normalize_image,
-};

@@ -16,6 +16,7 @@ mod run_test;
 mod run_track;
 mod source;
 mod tracker;
+pub mod tracker_math;
 #[cfg(feature = "video")]
 mod video;
 

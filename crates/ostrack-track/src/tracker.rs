@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use ostrack_config::CeTemplateRange;
-use ostrack_data::{
-    BoxXywh, Crop, IMAGENET_MEAN, IMAGENET_STD, ImageView, ce_template_mask, clip_box, hann2d,
-    map_box_back, normalize_image, sample_target, transform_image_to_crop,
-};
+use ostrack_data::{BoxXywh, Crop, ImageView, sample_target, transform_image_to_crop};
 use ostrack_model::ostrack::ForwardOptions;
 use ostrack_model::trace::{ForwardTrace, Traced};
-use ostrack_model::{OSTrack, OSTrackConfig, cal_bbox};
+use ostrack_model::{OSTrack, OSTrackConfig, cal_bbox, ce_template_mask};
 
 use crate::error::{Result, TrackError};
 use crate::params::{LoadedModel, TrackerParams, check_sizes};
+use crate::tracker_math::{
+    IMAGENET_MEAN, IMAGENET_STD, clip_box, hann2d, map_box_back, normalize_image,
+};
 
 /// `clip_box` margin of the original tracker.
 const CLIP_MARGIN: f64 = 10.0;

@@ -8,9 +8,10 @@ mod common;
 
 use common::{Fixture, fixture_config_json, fixture_weights};
 use ostrack_config::parse_config_json;
-use ostrack_data::{ImageView, hann2d};
+use ostrack_data::ImageView;
 use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_testkit::test_device;
+use ostrack_track::tracker_math::hann2d;
 use ostrack_track::{StepRequest, Tracker, TrackerParams};
 
 /// `max |a - b| / max(max |b|, 1e-6)`.

@@ -44,7 +44,7 @@ impl TrainBatch {
             .collect();
         let boxes: Vec<[f64; 4]> = search_anno.iter().map(|b| b.map(f64::from)).collect();
         let template_boxes = vec![[0.25, 0.25, 0.5, 0.5]; batch];
-        let template_mask = ostrack_data::ce_template_mask(range, t, stride, &template_boxes)
+        let template_mask = ostrack_model::ce_template_mask(range, t, stride, &template_boxes)
             .map_err(|e| TrainError::Setting(format!("MODEL.BACKBONE.CE_TEMPLATE_RANGE: {e}")))?
             .map(|m| ostrack_model::ce::mask_tensor(&m, batch, device));
         let normal = burn::tensor::Distribution::Normal(0.0, 1.0);
@@ -77,7 +77,7 @@ impl TrainBatch {
             .chunks_exact(4)
             .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64, c[3] as f64])
             .collect();
-        let mask = ostrack_data::ce_template_mask(range, b.template_size, stride, &template_boxes)
+        let mask = ostrack_model::ce_template_mask(range, b.template_size, stride, &template_boxes)
             .map_err(|e| TrainError::Setting(format!("MODEL.BACKBONE.CE_TEMPLATE_RANGE: {e}")))?;
         let template_mask = mask.map(|m| ostrack_model::ce::mask_tensor(&m, b.batch_size, device));
         let search_anno = b

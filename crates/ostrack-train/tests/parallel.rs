@@ -26,7 +26,7 @@ fn batch(copies: usize, cfg: &OSTrackConfig, device: &Device) -> TrainBatch {
     TrainBatch {
         template: Tensor::cat(vec![z; copies], 0),
         search: Tensor::cat(vec![x; copies], 0),
-        template_mask: ostrack_data::ce_template_mask(
+        template_mask: ostrack_model::ce_template_mask(
             cfg.ce_template_range,
             cfg.template_size,
             cfg.patch_size,
