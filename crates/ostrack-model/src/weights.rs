@@ -1,9 +1,10 @@
 //! Loading from and exporting to the official state-dict layout (`backbone.*`, `box_head.*`,
 //! spec §2.1). Loading is strict: every missing, unexpected or mis-shaped key is reported.
 
+use std::collections::HashMap;
 use std::fmt;
 
-use burn::module::{Param, RunningState};
+use burn::module::{Param, ParamId, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, LayerNorm, Linear};
 use burn::prelude::*;
@@ -176,6 +177,17 @@ impl Visitor for ShapeCollector {
     }
 }
 
+/// Official key of every parameter by its Burn id.
+struct KeyCollector(HashMap<ParamId, String>);
+
+impl Visitor for KeyCollector {
+    fn float<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<D>>, _: bool) {
+        self.0.insert(param.id, key.to_string());
+    }
+    fn running<const D: usize>(&mut self, _: &str, _: &mut RunningState<Tensor<D>>) {}
+    fn counter(&mut self, _: &str, _: &mut usize) {}
+}
+
 struct Loader<'a> {
     sd: &'a StateDict,
     device: Device,
@@ -248,6 +260,14 @@ impl OSTrack {
     /// Official keys and shapes this model expects, in state-dict order.
     pub fn expected_keys(&self) -> Vec<(String, Vec<usize>)> {
         let mut collector = ShapeCollector(Vec::new());
+        visit_model(&mut collector, &mut self.clone());
+        collector.0
+    }
+
+    /// The official key of every trainable parameter, by Burn parameter id: the one key table
+    /// for loading, export, gradients and optimizer state (all follow the same walk).
+    pub fn official_keys(&self) -> HashMap<ParamId, String> {
+        let mut collector = KeyCollector(HashMap::new());
         visit_model(&mut collector, &mut self.clone());
         collector.0
     }

@@ -20,7 +20,6 @@
 pub mod checkpoint;
 pub mod demo;
 mod error;
-pub mod keys;
 pub mod loss;
 pub mod optim;
 pub mod parallel;

@@ -3,16 +3,16 @@
 //! with its Python-float scalars rounded to f32 (fixtures README §I). Burn's AdamW rounds its
 //! scalars differently and its clipping is per tensor, hence this module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use burn::module::{ModuleMapper, ModuleVisitor, Param};
+use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use ostrack_model::OSTrack;
 use ostrack_model::readback::{ReadBackError, read_f32};
 use ostrack_weights::{HostTensor, StateDict};
 
 use crate::error::TrainError;
-use crate::keys::{is_backbone, official_key};
 
 /// AdamW hyper-parameters (PyTorch defaults except where the config says otherwise).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,14 +67,15 @@ impl ExactAdamW {
 
     /// Applies one step to every parameter that has a gradient (others are skipped entirely,
     /// as PyTorch skips `grad is None`).
-    pub fn step<M: Module>(&mut self, module: M, grads: &GradientsParams, lr: GroupLr) -> M {
+    pub fn step(&mut self, model: OSTrack, grads: &GradientsParams, lr: GroupLr) -> OSTrack {
+        let keys = model.official_keys();
         let mut mapper = AdamWMapper {
-            path: Vec::new(),
+            keys: &keys,
             grads,
             optim: self,
             lr,
         };
-        module.map(&mut mapper)
+        model.map(&mut mapper)
     }
 
     /// The number of steps taken so far (the largest per-parameter count).
@@ -192,36 +193,40 @@ impl ExactAdamW {
     }
 }
 
+/// The original's parameter groups: `"backbone" in name` takes the backbone learning rate.
+fn is_backbone(key: &str) -> bool {
+    key.contains("backbone")
+}
+
+/// The official key of a parameter (every trainable OSTrack parameter has one).
+fn key_of<'k>(keys: &'k HashMap<ParamId, String>, id: &ParamId) -> &'k str {
+    keys.get(id)
+        .map(String::as_str)
+        .expect("OSTrack::official_keys covers every parameter")
+}
+
 struct AdamWMapper<'a> {
-    path: Vec<String>,
+    keys: &'a HashMap<ParamId, String>,
     grads: &'a GradientsParams,
     optim: &'a mut ExactAdamW,
     lr: GroupLr,
 }
 
 impl ModuleMapper for AdamWMapper<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
         let Some(grad) = self.grads.get::<D>(id) else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
-        let key = official_key(&self.path);
-        let lr = if is_backbone(&key) {
+        let key = key_of(self.keys, &id);
+        let lr = if is_backbone(key) {
             self.lr.backbone
         } else {
             self.lr.head
         };
         let autodiff = tensor.is_autodiff();
         let require_grad = autodiff && tensor.is_require_grad();
-        let updated = self.optim.update(&key, tensor.inner(), grad, lr);
+        let updated = self.optim.update(key, tensor.inner(), grad, lr);
         let mut updated = if autodiff {
             Tensor::from_inner(updated)
         } else {
@@ -239,31 +244,21 @@ pub type NamedGradient = (String, Vec<usize>, Vec<f32>);
 
 /// Gradients with their official keys, in model order (for tests and diagnostics; reads every
 /// gradient back).
-pub fn named_gradients<M: Module>(
-    module: &M,
+pub fn named_gradients(
+    model: &OSTrack,
     grads: &GradientsParams,
 ) -> Result<Vec<NamedGradient>, ReadBackError> {
-    // Burn 0.22 never calls `visit_float_with_path`; the path is tracked through
-    // enter/exit_module (which also fire for the parameter's own field name).
     struct Collect<'a> {
+        keys: HashMap<ParamId, String>,
         grads: &'a GradientsParams,
-        path: Vec<String>,
         out: Result<Vec<NamedGradient>, ReadBackError>,
     }
     impl ModuleVisitor for Collect<'_> {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
-        }
-
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let (Ok(out), Some(g)) = (&mut self.out, self.grads.get::<D>(param.id)) else {
                 return;
             };
-            let key = official_key(&self.path);
+            let key = key_of(&self.keys, &param.id).to_string();
             let shape = g.dims().to_vec();
             match read_f32(g, &format!("the gradient of `{key}`")) {
                 Ok(values) => out.push((key, shape, values)),
@@ -272,11 +267,11 @@ pub fn named_gradients<M: Module>(
         }
     }
     let mut c = Collect {
+        keys: model.official_keys(),
         grads,
-        path: Vec::new(),
         out: Ok(Vec::new()),
     };
-    module.visit(&mut c);
+    model.visit(&mut c);
     c.out
 }
 
