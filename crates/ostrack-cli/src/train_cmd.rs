@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use burn::prelude::Device;
 use clap::Args;
+use ostrack_train::demo::demo_options;
 use ostrack_train::{ConfigSource, ResumeMode, TrainOptions, run_training};
 
+use crate::demo::run_demo;
 use crate::device::device_from_name;
 
 #[derive(Debug, Args)]
@@ -56,13 +58,13 @@ pub struct TrainArgs {
 }
 
 pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
-    let mut opts = TrainOptions::demo(a.output.clone());
-    if let Some(config) = &a.config {
-        opts.config = ConfigSource::File(config.clone());
-        opts.evaluate = false;
-        opts.checkpoint_every = None;
+    let mut opts = match &a.config {
+        Some(config) => TrainOptions::new(ConfigSource::File(config.clone()), a.output.clone()),
+        None => demo_options(a.output.clone(), None, true)?,
+    };
+    if a.data_settings.is_some() {
+        opts.data_settings = a.data_settings.clone();
     }
-    opts.data_settings = a.data_settings.clone();
     opts.resume = if a.no_resume {
         ResumeMode::Fresh
     } else {
@@ -89,7 +91,12 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
             .map(|d| device_from_name(d))
             .collect::<Result<_>>()?
     };
-    let summary = run_training(&opts, &devices)?;
+    let (summary, held_out) = if a.config.is_some() {
+        (run_training(&opts, &devices)?, None)
+    } else {
+        let run = run_demo(&opts, &devices)?;
+        (run.training, run.held_out)
+    };
     println!(
         "{}: {} epochs, {} steps in {:.1} s; last checkpoint {}; log {}; metrics {}",
         summary.config_name,
@@ -103,18 +110,11 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
         summary.log_file.display(),
         summary.metrics_file.display(),
     );
-    if let Some(eval) = &summary.evaluation {
-        if let Some(before) = &eval.before {
-            println!(
-                "held-out synthetic sequences, untrained: AO {:.3}, SR0.5 {:.3} ({} sequences, {} frames)",
-                before.ao, before.sr50, before.sequences, before.frames
-            );
-        }
-        let after = &eval.after;
+    if let Some(report) = &held_out {
         println!(
-            "held-out synthetic sequences, trained:   AO {:.3}, SR0.5 {:.3} ({} sequences, {} frames)",
-            after.ao, after.sr50, after.sequences, after.frames
+            "held-out synthetic sequences (GOT-10k rules, `ostrack test` + `ostrack analyze`):"
         );
+        print!("{}", ostrack_eval::format_table(report));
     }
     if summary.interrupted {
         println!("interrupted: the checkpoint above holds the progress; rerun to resume");

@@ -3,33 +3,14 @@
 //! seed (the demo config shrunk to a few steps per epoch).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ostrack_data::synth::{self, SynthFormat, SynthOptions};
+mod common;
 
-/// configs/demo.yaml with 6 steps of batch 2 per epoch and 4 epochs (CE starts in epoch 3).
-fn tiny_config(dir: &Path) -> PathBuf {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/demo.yaml");
-    let mut text = std::fs::read_to_string(&demo).unwrap();
-    for (from, to) in [
-        ("    SAMPLE_PER_EPOCH: 1024", "    SAMPLE_PER_EPOCH: 12"),
-        ("    SAMPLE_PER_EPOCH: 64", "    SAMPLE_PER_EPOCH: 4"),
-        ("  BATCH_SIZE: 16", "  BATCH_SIZE: 2"),
-        ("  EPOCH: 6", "  EPOCH: 4"),
-        ("  LR_DROP_EPOCH: 5", "  LR_DROP_EPOCH: 3"),
-    ] {
-        assert!(
-            text.contains(from),
-            "configs/demo.yaml no longer has `{from}`"
-        );
-        text = text.replacen(from, to, 1);
-    }
-    let path = dir.join("demo-tiny.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use common::tiny_config;
+use ostrack_testkit::tiny_got10k;
 
 fn train(config: &Path, settings: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ostrack"));
@@ -85,24 +66,11 @@ fn wait_for_epoch(child: &mut Child, out: &Path, epoch: u64) {
 #[test]
 fn kill_9_then_resume_gives_the_same_losses() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = synth::generate(
-        SynthFormat::Got10k,
-        &tmp.path().join("synth"),
-        &SynthOptions {
-            sequences: 4,
-            val_sequences: 2,
-            frames: 20,
-            width: 160,
-            height: 120,
-            seed: 11,
-            jpeg_quality: 90,
-        },
-    )
-    .unwrap();
+    let settings = tiny_got10k(&tmp.path().join("synth"), 11);
     let config = tiny_config(tmp.path());
 
     let full_out = tmp.path().join("full");
-    let status = train(&config, &data.settings, &full_out, &["--no-resume"])
+    let status = train(&config, &settings, &full_out, &["--no-resume"])
         .status()
         .unwrap();
     assert!(status.success(), "uninterrupted run failed");
@@ -111,7 +79,7 @@ fn kill_9_then_resume_gives_the_same_losses() {
 
     // SIGKILL as soon as epoch 2 has started: the epoch-1 checkpoint is the last complete one.
     let out = tmp.path().join("killed");
-    let mut child = train(&config, &data.settings, &out, &["--no-resume"])
+    let mut child = train(&config, &settings, &out, &["--no-resume"])
         .spawn()
         .unwrap();
     wait_for_epoch(&mut child, &out, 2);
@@ -121,7 +89,7 @@ fn kill_9_then_resume_gives_the_same_losses() {
     let before = step_losses(&out);
     assert!(before.len() < reference.len(), "the kill came too late");
 
-    let status = train(&config, &data.settings, &out, &["--resume"])
+    let status = train(&config, &settings, &out, &["--resume"])
         .status()
         .unwrap();
     assert!(status.success(), "resumed run failed");

@@ -2,7 +2,7 @@
 //! AdamW with a backbone learning-rate multiplier, StepLR, one global-norm gradient clip, the
 //! CE keep-rate warm-up, train-mode BatchNorm with PyTorch's unbiased running variance, the
 //! original's checkpoint epochs plus atomic checkpoints with resume and Ctrl-C handling, and
-//! the embedded synthetic demo (`configs/demo.yaml`) that `ostrack train` runs by default.
+//! the demo experiment's inputs (`configs/demo.yaml`, synthetic data; [`demo`]).
 //!
 //! The loop is a custom one built from Burn's parts (autodiff, `GradientsParams`,
 //! `ModuleMapper`): PyTorch's AdamW rounds its scalars in a way Burn's AdamW does not, Burn
@@ -30,7 +30,6 @@ pub mod step;
 pub mod step_profile;
 
 pub use checkpoint::{TrainState, latest_checkpoint, save_checkpoint};
-pub use demo::{DemoEvaluation, HeldOutScore};
 pub use error::TrainError;
 pub use loss::{LossValues, LossWeights, compute_losses};
 pub use optim::{AdamWSettings, ExactAdamW, GroupLr};

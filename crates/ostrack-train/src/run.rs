@@ -12,7 +12,6 @@ use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_weights::StateDict;
 
 use crate::checkpoint::{TrainState, latest_checkpoint, save_checkpoint};
-use crate::demo::{self, DemoEvaluation};
 use crate::error::TrainError;
 use crate::optim::{AdamWSettings, ExactAdamW, GroupLr};
 use crate::parallel::data_parallel_step;
@@ -25,8 +24,6 @@ use crate::step::{StepPosition, StepSettings, TrainBatch, forward_losses, train_
 /// Which experiment to train.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigSource {
-    /// The embedded demo (`configs/demo.yaml`) on the synthetic dataset.
-    Demo,
     /// An experiment YAML (official schema).
     File(PathBuf),
     /// An already loaded configuration (e.g. the demo config adjusted by a program).
@@ -51,8 +48,7 @@ pub enum ResumeMode {
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub config: ConfigSource,
-    /// `ostrack-data.yaml` with the dataset roots. Demo: `None` = the synthetic dataset in the
-    /// cache folder (generated on first use). File configs: `None` = `./ostrack-data.yaml`.
+    /// `ostrack-data.yaml` with the dataset roots; `None` = `./ostrack-data.yaml`.
     pub data_settings: Option<PathBuf>,
     /// Checkpoints, logs and metrics go here.
     pub output_dir: PathBuf,
@@ -72,11 +68,6 @@ pub struct TrainOptions {
     pub checkpoint_every: Option<usize>,
     /// Print progress and log lines (off in tests).
     pub echo: bool,
-    /// Demo only: track the held-out synthetic sequences before and after training.
-    pub evaluate: bool,
-    /// Where the synthetic dataset is cached (default: `$XDG_CACHE_HOME/ostrack-rs` or
-    /// `~/.cache/ostrack-rs`).
-    pub cache_dir: Option<PathBuf>,
     /// Read the training step's scalars (losses, IoU, grad norm: one transfer) back every this
     /// many steps, and on print, checkpoint and epoch-end steps. `None`: every step on the Flex
     /// CPU backend (a read costs nothing there, and a non-finite value is reported at the exact
@@ -90,10 +81,11 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// The defaults of `ostrack train` with no arguments: the demo into `output_dir`.
-    pub fn demo(output_dir: impl Into<PathBuf>) -> Self {
+    /// `ostrack train`'s defaults for `config` into `output_dir`: resume from the latest
+    /// checkpoint, seed 42, the whole schedule, random initialisation, progress printed.
+    pub fn new(config: ConfigSource, output_dir: impl Into<PathBuf>) -> Self {
         Self {
-            config: ConfigSource::Demo,
+            config,
             data_settings: None,
             output_dir: output_dir.into(),
             resume: ResumeMode::Latest,
@@ -104,8 +96,6 @@ impl TrainOptions {
             loader_threads: 0,
             checkpoint_every: None,
             echo: true,
-            evaluate: true,
-            cache_dir: None,
             readback_every: None,
             crash_after_steps: None,
         }
@@ -125,8 +115,6 @@ pub struct TrainSummary {
     /// Steps of this process, in order.
     pub steps: Vec<StepRecord>,
     pub epochs: Vec<EpochRecord>,
-    /// Demo: held-out tracking before and after training.
-    pub evaluation: Option<DemoEvaluation>,
     pub wall_time: Duration,
     pub log_file: PathBuf,
     pub metrics_file: PathBuf,
@@ -159,10 +147,9 @@ pub struct Experiment {
     pub roots: DataRoots,
 }
 
-/// Reads the config and finds the data (generating the synthetic demo data if needed).
+/// Reads the config and finds the data settings.
 pub fn prepare_experiment(opts: &TrainOptions) -> Result<Experiment, TrainError> {
     let (name, cfg) = match &opts.config {
-        ConfigSource::Demo => ("demo".to_string(), demo::demo_config()?),
         ConfigSource::File(p) => {
             let name = p
                 .file_stem()
@@ -172,13 +159,10 @@ pub fn prepare_experiment(opts: &TrainOptions) -> Result<Experiment, TrainError>
         }
         ConfigSource::Loaded { name, config } => (name.clone(), (**config).clone()),
     };
-    let settings = match (&opts.data_settings, &opts.config) {
-        (Some(p), _) => p.clone(),
-        (None, ConfigSource::Demo) => {
-            demo::ensure_synthetic_data(&demo::cache_dir(opts.cache_dir.as_deref()), opts.echo)?
-        }
-        (None, _) => PathBuf::from(ostrack_data::SETTINGS_FILE),
-    };
+    let settings = opts
+        .data_settings
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(ostrack_data::SETTINGS_FILE));
     if !settings.exists() {
         return Err(TrainError::Setting(format!(
             "dataset settings {} not found: write one (see `ostrack data --help`) or pass --data-settings",
@@ -301,7 +285,6 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
         interrupted: false,
         steps: Vec::new(),
         epochs: Vec::new(),
-        evaluation: None,
         wall_time: Duration::ZERO,
         log_file: log.log_path.clone(),
         metrics_file: log.metrics_path.clone(),
@@ -341,18 +324,6 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
         ))?,
         (_, None) => log.line(None, &format!("No checkpoint in {}: starting fresh", ckpt_dir.display()))?,
     }
-    let eval_demo = opts.evaluate && opts.config == ConfigSource::Demo;
-    let before = if eval_demo && summary.resumed_from.is_none() {
-        Some(demo::evaluate_held_out(
-            &model.valid(),
-            cfg,
-            &exp.roots,
-            opts.echo,
-        )?)
-    } else {
-        None
-    };
-
     let loader_opts = LoaderOptions {
         seed,
         threads: opts.loader_threads,
@@ -381,9 +352,7 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
     let last_epoch = opts
         .max_epochs
         .map_or(total_epochs, |m| m.min(total_epochs));
-    let checkpoint_every = opts
-        .checkpoint_every
-        .or((opts.config == ConfigSource::Demo).then_some(1));
+    let checkpoint_every = opts.checkpoint_every;
     let settings = StepSettings::from_config(cfg);
     let range = ce_range(cfg);
     let stride = cfg.model.backbone.stride;
@@ -606,12 +575,6 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
     }
     summary.epochs_done = summary.epochs_done.max(epochs_done);
     summary.global_step = global_step;
-    if eval_demo {
-        let after = demo::evaluate_held_out(&model.valid(), cfg, &exp.roots, opts.echo)?;
-        let eval = DemoEvaluation::new(before, after);
-        log.line(None, &eval.describe())?;
-        summary.evaluation = Some(eval);
-    }
     summary.wall_time = started.elapsed();
     log.line(
         None,

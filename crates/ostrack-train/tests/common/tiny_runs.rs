@@ -3,38 +3,21 @@
 
 use std::path::{Path, PathBuf};
 
-use ostrack_data::{SynthFormat, SynthOptions};
 use ostrack_train::{ConfigSource, TrainOptions, TrainSummary};
 
-/// Writes a 4 + 2 sequence synthetic dataset (20 frames of 160×120) and returns its settings file.
+/// The tiny synthetic GOT-10k layout (seed 5) below `dir`; returns its settings file.
 pub fn tiny_synth(dir: &Path) -> PathBuf {
-    ostrack_data::synth::generate(
-        SynthFormat::Got10k,
-        dir,
-        &SynthOptions {
-            sequences: 4,
-            val_sequences: 2,
-            frames: 20,
-            width: 160,
-            height: 120,
-            seed: 5,
-            jpeg_quality: 90,
-        },
-    )
-    .unwrap()
-    .settings
+    ostrack_testkit::tiny_got10k(dir, 5)
 }
 
 /// Options of a quiet run of `config` on `data` into `out`, a checkpoint every epoch.
 pub fn tiny_options(config: ConfigSource, data: &Path, out: &Path) -> TrainOptions {
     TrainOptions {
-        config,
         data_settings: Some(data.to_path_buf()),
         checkpoint_every: Some(1),
         echo: false,
-        evaluate: false,
         loader_threads: 2,
-        ..TrainOptions::demo(out)
+        ..TrainOptions::new(config, out)
     }
 }
 
