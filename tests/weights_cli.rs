@@ -36,11 +36,37 @@ fn tiny_config(dir: &Path, template: usize, search: usize) -> PathBuf {
     path
 }
 
+/// The OSTrack variants of the MAE fixture (its sidecar's `cfgs`): tensor prefix, template and
+/// search size.
+fn mae_variants(fx: &Fixture) -> Vec<(String, usize, usize)> {
+    let cfgs = fx.sidecar["cfgs"]
+        .as_object()
+        .expect("mae_tiny.json lists its variants under `cfgs`");
+    let size = |cfg: &serde_json::Value, which: &str| {
+        cfg["DATA"][which]["SIZE"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("cfgs: DATA.{which}.SIZE")) as usize
+    };
+    let variants: Vec<_> = cfgs
+        .iter()
+        .map(|(name, cfg)| {
+            (
+                format!("{name}."),
+                size(cfg, "TEMPLATE"),
+                size(cfg, "SEARCH"),
+            )
+        })
+        .collect();
+    assert!(!variants.is_empty(), "mae_tiny.json: no variants in `cfgs`");
+    variants
+}
+
 #[test]
 fn import_mae_pth_reproduces_the_official_backbone() {
     let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::load(&fixture("mae_tiny.safetensors")).unwrap();
-    for (prefix, template, search) in [("ostrack256.", 128, 256), ("ostrack384.", 192, 384)] {
+    for (prefix, template, search) in mae_variants(&fx) {
+        let prefix = prefix.as_str();
         let config = tiny_config(dir.path(), template, search);
         let out = dir.path().join(format!("{prefix}safetensors"));
         import_mae(
@@ -89,11 +115,21 @@ fn import_mae_pth_reproduces_the_official_backbone() {
 #[test]
 fn weights_for_another_variant_are_refused_with_shapes() {
     let dir = tempfile::tempdir().unwrap();
-    let config_384 = tiny_config(dir.path(), 192, 384);
-    // The fixture checkpoint is a 128/256 model: loading it into a 192/384 model must fail
-    // naming the position embeddings with both shapes.
+    // The fixture checkpoint into a model of another search size (a MAE fixture variant): the
+    // error names the position embeddings with both shapes.
     let sd = load_state_dict_any(fixture("OSTrack_ep0001.pth.tar"), None).unwrap();
-    let exp = ostrack_config::load_config(&config_384).unwrap();
+    let found = sd
+        .get("backbone.pos_embed_x")
+        .expect("a checkpoint")
+        .shape
+        .clone();
+    let fx = Fixture::load(&fixture("mae_tiny.safetensors")).unwrap();
+    let (prefix, template, search) = mae_variants(&fx)
+        .into_iter()
+        .find(|(prefix, ..)| fx.tensors[&format!("{prefix}backbone.pos_embed_x")].shape != found)
+        .expect("a MAE fixture variant of another size than OSTrack_ep0001");
+    let expected = &fx.tensors[&format!("{prefix}backbone.pos_embed_x")].shape;
+    let exp = ostrack_config::load_config(&tiny_config(dir.path(), template, search)).unwrap();
     let err = OSTrack::new(&OSTrackConfig::from_experiment(&exp), &Device::flex())
         .load_state_dict(&sd, "OSTrack_ep0001.pth.tar")
         .unwrap_err()
@@ -103,7 +139,7 @@ fn weights_for_another_variant_are_refused_with_shapes() {
         "{err}"
     );
     assert!(
-        err.contains("[1, 576, 64]") && err.contains("[1, 256, 64]"),
+        err.contains(&format!("{expected:?}")) && err.contains(&format!("{found:?}")),
         "{err}"
     );
 }
