@@ -2,17 +2,17 @@
 //! official outputs and traces (tolerances in the fixtures README). Runs on the device
 //! `OSTRACK_TEST_DEVICE` selects (Flex by default; see `ostrack-testkit`), with the same tolerances.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use ostrack_cli::fixture::fixtures_dir;
-use ostrack_cli::parity::{run_model_parity, run_model_parity_with_weights};
+use ostrack_testkit::fixtures_dir;
+use ostrack_testkit::parity::{run_model_parity, run_model_parity_with_weights};
 use ostrack_testkit::test_device;
 
 fn fixture(name: &str) -> PathBuf {
-    fixtures_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).join(name)
+    fixtures_dir().join(name)
 }
 
-fn assert_passes(report: ostrack_cli::parity::ParityReport) {
+fn assert_passes(report: ostrack_testkit::parity::ParityReport) {
     println!("{report}");
     assert!(report.passed(), "{report}");
     // A report that compared nothing must not count as a pass.

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
-use ostrack_cli::fixture::{Fixture, fixtures_dir};
 use ostrack_cli::weights_cmd::{convert, import_mae};
 use ostrack_model::{OSTrack, OSTrackConfig};
+use ostrack_testkit::{Fixture, fixtures_dir};
 use ostrack_weights::{StateDict, load_state_dict_any};
 
 fn fixture(name: &str) -> PathBuf {
-    fixtures_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).join(name)
+    fixtures_dir().join(name)
 }
 
 /// A config with the MAE fixture's tiny ViT (dims from its sidecar) and the given sizes.
@@ -163,7 +163,7 @@ fn convert_round_trip_is_bit_exact() {
     }
     // And through our model: official → model → official, also via a training checkpoint.
     let fx = Fixture::load(&fixture("model_tiny_ce.safetensors")).unwrap();
-    let cfg = ostrack_cli::parity::fixture_model_config(&fx).unwrap();
+    let cfg = ostrack_testkit::parity::fixture_model_config(&fx).unwrap();
     let model = OSTrack::new(&cfg, &Device::flex())
         .load_state_dict(&original, "ckpt")
         .unwrap();

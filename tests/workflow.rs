@@ -5,18 +5,17 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
-use ostrack_cli::fixture::{Fixture, fixtures_dir};
-use ostrack_cli::parity::fixture_state_dict;
 use ostrack_data::synth::{self, SynthFormat, SynthOptions};
 use ostrack_eval::{AnalyzeRequest, DatasetId, TrackerRuns, analyze, pack_got10k};
+use ostrack_testkit::parity::fixture_state_dict;
+use ostrack_testkit::{Fixture, fixtures_dir};
 use ostrack_track::{TestOptions, run_test};
 
 /// A config + weights file for fixture A's tiny model (dims from its sidecar).
 fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
-    let fx_path =
-        fixtures_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).join("model_tiny_ce.safetensors");
+    let fx_path = fixtures_dir().join("model_tiny_ce.safetensors");
     let fx = Fixture::load(&fx_path).unwrap();
-    let cfg = ostrack_cli::parity::fixture_model_config(&fx).unwrap();
+    let cfg = ostrack_testkit::parity::fixture_model_config(&fx).unwrap();
     let cfg_json = &fx.sidecar["cfg"];
     let list = |v: &serde_json::Value| v.to_string();
     let yaml = format!(

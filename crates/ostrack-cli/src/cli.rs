@@ -175,7 +175,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Parity(a) => {
             let device = device_from_name(&cli.backend)?;
-            let report = crate::parity::run_model_parity_with_weights(
+            let report = ostrack_testkit::parity::run_model_parity_with_weights(
                 &a.fixture,
                 a.weights.as_deref(),
                 &device,

@@ -6,8 +6,6 @@ pub mod data_cmd;
 pub mod demo;
 pub mod device;
 pub mod eval_cmd;
-pub mod fixture;
-pub mod parity;
 pub mod profile;
 pub mod track_cmd;
 pub mod train_cmd;

@@ -55,7 +55,7 @@ fn assert_close(name: &str, ours: &[f32], theirs: &[f32]) {
 #[test]
 fn tracker_reproduces_the_official_sequence() {
     let device = test_device().device;
-    let fx = Fixture::load("tracker_seq.safetensors");
+    let fx = Fixture::open("tracker_seq");
     let weights = fixture_weights(&fx);
     let cfg_json = fixture_config_json(&fx, &weights);
     let exp = parse_config_json(&cfg_json, &fx.path.with_extension("json")).unwrap();
@@ -67,7 +67,7 @@ fn tracker_reproduces_the_official_sequence() {
     let params = TrackerParams::from_config(&exp);
     let mut tracker = Tracker::new(model, &model_config, params, &device).unwrap();
 
-    let frames = fx.require("frames");
+    let frames = fx.tensor("frames");
     let (n_frames, height, width) = (frames.shape[0], frames.shape[1], frames.shape[2]);
     let frame = |i: usize| frames.row(i).u8();
     let init: [f64; 4] = fx.f64s("init_bbox_f64").try_into().unwrap();
@@ -80,12 +80,12 @@ fn tracker_reproduces_the_official_sequence() {
     assert_crop(
         "template.crop",
         &info.crop.pixels,
-        &fx.require("template.crop").u8(),
+        &fx.tensor("template.crop").u8(),
     );
     assert_mask(
         "template.att_mask",
         &info.crop.att_mask,
-        &fx.require("template.att_mask").f32(),
+        &fx.tensor("template.att_mask").f32(),
     );
     let rf = fx.f64s("template_resize_factor_f64")[0];
     assert!(
@@ -96,7 +96,7 @@ fn tracker_reproduces_the_official_sequence() {
     assert_close(
         "template.normalized",
         &info.normalized,
-        &fx.require("template.normalized").f32(),
+        &fx.tensor("template.normalized").f32(),
     );
     if let Some(mask) = fx.get("template.box_mask_z") {
         assert_mask(
@@ -137,12 +137,12 @@ fn tracker_reproduces_the_official_sequence() {
         assert_crop(
             &format!("search.crop[{t}]"),
             &d.search.pixels,
-            &fx.require("search.crop").row(t).u8(),
+            &fx.tensor("search.crop").row(t).u8(),
         );
         assert_mask(
             &format!("search.att_mask[{t}]"),
             &d.search.att_mask,
-            &fx.require("search.att_mask").row(t).f32(),
+            &fx.tensor("search.att_mask").row(t).f32(),
         );
         assert!(
             (d.search.resize_factor - expected_rf[t]).abs() <= 1e-12,
@@ -153,12 +153,12 @@ fn tracker_reproduces_the_official_sequence() {
         assert_close(
             &format!("score_map[{t}]"),
             &d.score_map,
-            &fx.require("score_map").row(t).f32(),
+            &fx.tensor("score_map").row(t).f32(),
         );
         assert_close(
             &format!("response[{t}]"),
             &d.response,
-            &fx.require("response").row(t).f32(),
+            &fx.tensor("response").row(t).f32(),
         );
         if let Some(p) = fx.get("pred_norm") {
             assert_close(&format!("pred_norm[{t}]"), &d.pred_norm, &p.row(t).f32());
@@ -170,7 +170,7 @@ fn tracker_reproduces_the_official_sequence() {
         );
         for (ours, name) in d.removed_indexes.iter().zip(&removed_names) {
             let mut ours = ours.clone();
-            let mut theirs = fx.require(name).row(t).i64();
+            let mut theirs = fx.tensor(name).row(t).i64();
             ours.sort_unstable();
             theirs.sort_unstable();
             assert_eq!(ours, theirs, "frame {i}: {name} as sets");

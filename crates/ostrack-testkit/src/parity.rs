@@ -17,7 +17,7 @@ use ostrack_model::trace::{ForwardTrace, Traced};
 use ostrack_model::{OSTrack, OSTrackConfig};
 use ostrack_weights::{HostTensor, StateDict};
 
-use crate::fixture::{Fixture, FixtureTensor};
+use crate::fixture::{Fixture, FixtureData, FixtureTensor};
 
 /// Relative tolerance for f32 network outputs (fixtures README).
 pub const REL_TOL: f64 = 1e-4;
@@ -172,7 +172,7 @@ pub fn fixture_state_dict(fx: &Fixture, prefix: &str) -> StateDict {
     for name in fx.names_with_prefix(prefix) {
         let t = &fx.tensors[&format!("{prefix}{name}")];
         let host = match &t.data {
-            crate::fixture::FixtureData::I64(v) => HostTensor::i64(t.shape.clone(), v.clone()),
+            FixtureData::I64(v) => HostTensor::i64(t.shape.clone(), v.clone()),
             _ => HostTensor::f32(t.shape.clone(), t.f32()),
         };
         sd.insert(name, host);
