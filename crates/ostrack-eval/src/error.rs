@@ -63,3 +63,12 @@ impl EvalError {
         }
     }
 }
+
+impl From<ostrack_atomic::Error> for EvalError {
+    fn from(e: ostrack_atomic::Error) -> Self {
+        Self::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

@@ -13,7 +13,6 @@
 //!
 //! No deep-learning framework is involved: scoring reads text files only.
 
-mod atomic;
 mod datasets;
 mod error;
 mod metrics;

@@ -19,10 +19,10 @@ use zip::CompressionMethod;
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
-use crate::atomic::{persist, temp_file_for};
 use crate::datasets::{EvalSequence, dir_entries, sort_natural};
 use crate::error::{EvalError, Result};
 use crate::textio::{self, NanBoxes};
+use ostrack_atomic::{Durability, PendingFile};
 
 /// What a pack call wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,9 +158,9 @@ fn write_zip(out_zip: &Path, dirs: &[String], entries: &[Entry]) -> Result<()> {
         path: out_zip.to_path_buf(),
         source,
     };
-    let tmp = temp_file_for(out_zip)?;
+    let mut tmp = PendingFile::new(out_zip)?;
     {
-        let mut zip = ZipWriter::new(tmp.as_file());
+        let mut zip = ZipWriter::new(tmp.file());
         let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
         for d in dirs {
             zip.add_directory(format!("{d}/"), options)
@@ -173,7 +173,7 @@ fn write_zip(out_zip: &Path, dirs: &[String], entries: &[Entry]) -> Result<()> {
         }
         zip.finish().map_err(zip_err)?;
     }
-    persist(tmp, out_zip)
+    Ok(tmp.commit(Durability::Renamed)?)
 }
 
 /// Packs GOT-10k test results for the evaluation server. With `expected` (e.g.

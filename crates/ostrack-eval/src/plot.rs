@@ -11,9 +11,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::atomic::{create_dir_all, persist, temp_file_for, write_atomic};
 use crate::error::{EvalError, Result};
 use crate::report::{AnalysisReport, CurveKind, ScoreUnit};
+use ostrack_atomic::{Durability, PendingFile};
 
 const SIZE: (u32, u32) = (900, 700);
 const FONT: &str = "sans-serif";
@@ -201,15 +201,15 @@ fn draw<DB: DrawingBackend>(
 }
 
 fn render_png(path: &Path, spec: &PlotSpec) -> Result<()> {
-    let tmp = temp_file_for(path)?;
+    let tmp = PendingFile::new(path)?;
     {
-        let root = BitMapBackend::new(tmp.path(), SIZE).into_drawing_area();
+        let root = BitMapBackend::new(tmp.temp_path(), SIZE).into_drawing_area();
         draw(root, spec).map_err(|message| EvalError::Plot {
             path: path.to_path_buf(),
             message,
         })?;
     }
-    persist(tmp, path)
+    Ok(tmp.commit(Durability::Renamed)?)
 }
 
 fn render_svg(path: &Path, spec: &PlotSpec) -> Result<()> {
@@ -221,7 +221,11 @@ fn render_svg(path: &Path, spec: &PlotSpec) -> Result<()> {
             message,
         })?;
     }
-    write_atomic(path, svg.as_bytes())
+    Ok(ostrack_atomic::write(
+        path,
+        svg.as_bytes(),
+        Durability::Renamed,
+    )?)
 }
 
 /// Draws every curve kind of the report as `<out_dir>/<kind>_plot.png` and `.svg`
@@ -233,7 +237,7 @@ pub fn render_plots(report: &AnalysisReport, out_dir: &Path) -> Result<Vec<PathB
             message: "the embedded DejaVu Sans font could not be loaded".to_string(),
         });
     }
-    create_dir_all(out_dir)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| EvalError::io(out_dir, e))?;
     let mut written = Vec::new();
     for kind in [
         CurveKind::Success,
@@ -279,15 +283,15 @@ pub fn write_chart(chart: &impl Chart, png: &Path, svg: &Path) -> Result<()> {
             "the embedded DejaVu Sans font could not be loaded".to_string(),
         ));
     }
-    let tmp = temp_file_for(png)?;
+    let tmp = PendingFile::new(png)?;
     {
-        let root = BitMapBackend::new(tmp.path(), chart.size()).into_drawing_area();
+        let root = BitMapBackend::new(tmp.temp_path(), chart.size()).into_drawing_area();
         chart
             .draw(&root, FONT)
             .and_then(|()| root.present().map_err(|e| e.to_string()))
             .map_err(|m| plot_error(png, m))?;
     }
-    persist(tmp, png)?;
+    tmp.commit(Durability::Renamed)?;
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, chart.size()).into_drawing_area();
@@ -296,5 +300,9 @@ pub fn write_chart(chart: &impl Chart, png: &Path, svg: &Path) -> Result<()> {
             .and_then(|()| root.present().map_err(|e| e.to_string()))
             .map_err(|m| plot_error(svg, m))?;
     }
-    write_atomic(svg, text.as_bytes())
+    Ok(ostrack_atomic::write(
+        svg,
+        text.as_bytes(),
+        Durability::Renamed,
+    )?)
 }

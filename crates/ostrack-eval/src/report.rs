@@ -320,5 +320,9 @@ pub fn report_json(report: &AnalysisReport) -> Result<String> {
 
 /// Writes [`report_json`] to `path` atomically.
 pub fn write_report_json(report: &AnalysisReport, path: &Path) -> Result<()> {
-    crate::atomic::write_atomic(path, report_json(report)?.as_bytes())
+    Ok(ostrack_atomic::write(
+        path,
+        report_json(report)?.as_bytes(),
+        ostrack_atomic::Durability::Renamed,
+    )?)
 }

@@ -11,10 +11,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::write_atomic;
 use crate::datasets::{DatasetId, dir_entries};
 use crate::error::{EvalError, Result};
 use crate::textio::{self, BoxTable, NanBoxes};
+use ostrack_atomic::Durability;
 
 /// Path of a sequence's box file as OSTrack's `running.py` names it:
 /// `<results_dir>/<seq>.txt`, or `<results_dir>/<got10k|trackingnet>/<seq>.txt`.
@@ -95,11 +95,12 @@ pub fn write_sequence_result(
     let text = format_ostrack_boxes(boxes)
         .map_err(|e| EvalError::Request(format!("sequence {seq}: {e}")))?;
     let box_path = sequence_result_path(results_dir, dataset, seq);
-    write_atomic(
+    ostrack_atomic::write(
         &sequence_time_path(results_dir, dataset, seq),
         format_times(times).as_bytes(),
+        Durability::Renamed,
     )?;
-    write_atomic(&box_path, text.as_bytes())?;
+    ostrack_atomic::write(&box_path, text.as_bytes(), Durability::Renamed)?;
     Ok(box_path)
 }
 
@@ -129,7 +130,7 @@ pub fn write_got10k_repetition(
         ));
     }
     let record = dir.join(format!("{seq}_{repetition:03}.txt"));
-    write_atomic(&record, text.as_bytes())?;
+    ostrack_atomic::write(&record, text.as_bytes(), Durability::Renamed)?;
 
     let time_path = dir.join(format!("{seq}_time.txt"));
     let mut columns: Vec<Vec<f64>> = if time_path.is_file() {
@@ -160,7 +161,7 @@ pub fn write_got10k_repetition(
             cells.join(",") + "\n"
         })
         .collect();
-    write_atomic(&time_path, time_text.as_bytes())?;
+    ostrack_atomic::write(&time_path, time_text.as_bytes(), Durability::Renamed)?;
     Ok(record)
 }
 

@@ -76,3 +76,12 @@ impl TrackError {
         }
     }
 }
+
+impl From<ostrack_atomic::Error> for TrackError {
+    fn from(e: ostrack_atomic::Error) -> Self {
+        Self::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

@@ -1,43 +1,20 @@
 //! Files `ostrack track` writes: the per-frame box list and the annotated frames (a folder of
 //! PNGs or a GIF). Every file appears atomically (temporary file in the same folder + rename).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame};
-use tempfile::NamedTempFile;
+use ostrack_atomic::{Durability, PendingFile};
 
 use crate::error::{Result, TrackError};
-
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = temp_in(path)?;
-    tmp.write_all(bytes).map_err(|e| TrackError::io(path, e))?;
-    persist(tmp, path)
-}
-
-fn temp_in(path: &Path) -> Result<NamedTempFile> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| TrackError::io(dir, e))?;
-    NamedTempFile::new_in(dir).map_err(|e| TrackError::io(dir, e))
-}
-
-fn persist(tmp: NamedTempFile, path: &Path) -> Result<()> {
-    tmp.persist(path)
-        .map_err(|e| TrackError::io(path, e.error))?;
-    Ok(())
-}
 
 /// Where the annotated frames go.
 pub(crate) enum AnnotatedSink {
     Frames(PathBuf),
     Gif {
         path: PathBuf,
-        tmp: NamedTempFile,
+        tmp: PendingFile,
         encoder: GifEncoder<std::fs::File>,
     },
     #[cfg(feature = "video")]
@@ -57,11 +34,8 @@ impl AnnotatedSink {
     }
 
     pub(crate) fn gif(path: PathBuf) -> Result<Self> {
-        let tmp = temp_in(&path)?;
-        let file = tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| TrackError::io(tmp.path(), e))?;
+        let tmp = PendingFile::new(&path)?;
+        let file = tmp.try_clone_file()?;
         let mut encoder = GifEncoder::new_with_speed(file, GIF_SPEED);
         encoder
             .set_repeat(Repeat::Infinite)
@@ -71,7 +45,7 @@ impl AnnotatedSink {
 
     #[cfg(feature = "video")]
     pub(crate) fn video(path: PathBuf) -> Result<Self> {
-        let tmp = temp_in(&path)?;
+        let tmp = PendingFile::new(&path)?;
         Ok(Self::Video(Box::new(crate::video::Mp4Sink::create(
             path, tmp,
         )?)))
@@ -92,7 +66,7 @@ impl AnnotatedSink {
                     image::ImageFormat::Png,
                 )
                 .map_err(|e| TrackError::file(&path, format!("cannot encode PNG: {e}")))?;
-                write_atomic(&path, &bytes)
+                Ok(ostrack_atomic::write(&path, &bytes, Durability::Renamed)?)
             }
             Self::Gif { path, encoder, .. } => {
                 let rgba = image::DynamicImage::ImageRgb8(img).into_rgba8();
@@ -114,10 +88,7 @@ impl AnnotatedSink {
             Self::Gif { path, tmp, encoder } => {
                 // The GIF trailer is written when the encoder is dropped.
                 drop(encoder);
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|e| TrackError::io(&path, e))?;
-                persist(tmp, &path)?;
+                tmp.commit(Durability::Renamed)?;
                 Ok(path)
             }
             #[cfg(feature = "video")]

@@ -13,7 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::draw::annotate;
 use crate::error::{Result, TrackError};
-use crate::output::{AnnotatedSink, write_atomic};
+use ostrack_atomic::Durability;
+
+use crate::output::AnnotatedSink;
 use crate::overlap::{GroundTruth, GroundTruthOverlap, SUCCESS_IOU};
 use crate::params::load_model;
 use crate::plot::TrackChart;
@@ -260,11 +262,11 @@ pub fn run_track(opts: &TrackOptions, device: &Device) -> Result<TrackSummary> {
     bar.finish_and_clear();
 
     let boxes_file = opts.output.join(BOXES_FILE);
-    write_atomic(&boxes_file, lines.as_bytes())?;
+    ostrack_atomic::write(&boxes_file, lines.as_bytes(), Durability::Renamed)?;
     let lost_file = match opts.lost_threshold {
         Some(_) => {
             let path = opts.output.join(LOST_FILE);
-            write_atomic(&path, lost_lines.as_bytes())?;
+            ostrack_atomic::write(&path, lost_lines.as_bytes(), Durability::Renamed)?;
             Some(path)
         }
         None => None,

@@ -15,8 +15,8 @@ use mp4::{
 use openh264::decoder::Decoder;
 use openh264::encoder::Encoder;
 use openh264::formats::{RgbSliceU8, YUVBuffer, YUVSource};
+use ostrack_atomic::{Durability, PendingFile};
 use ostrack_data::RgbImage;
-use tempfile::NamedTempFile;
 
 use crate::error::{Result, TrackError};
 
@@ -214,14 +214,14 @@ const TIMESCALE: u32 = 1000;
 /// Writes annotated frames as an H.264 MP4 (`--save-video`), atomically.
 pub(crate) struct Mp4Sink {
     path: PathBuf,
-    tmp: NamedTempFile,
+    tmp: PendingFile,
     encoder: Encoder,
     writer: Option<Mp4Writer<BufWriter<File>>>,
     frames: u64,
 }
 
 impl Mp4Sink {
-    pub(crate) fn create(path: PathBuf, tmp: NamedTempFile) -> Result<Self> {
+    pub(crate) fn create(path: PathBuf, tmp: PendingFile) -> Result<Self> {
         let encoder = Encoder::new()
             .map_err(|e| TrackError::file(&path, format!("cannot start the H.264 encoder: {e}")))?;
         Ok(Self {
@@ -300,11 +300,7 @@ impl Mp4Sink {
         pps: Vec<u8>,
     ) -> Result<Mp4Writer<BufWriter<File>>> {
         let bad = |m: String| TrackError::file(&self.path, m);
-        let file = self
-            .tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| TrackError::io(self.tmp.path(), e))?;
+        let file = self.tmp.try_clone_file()?;
         let brand = |s: &[u8; 4]| mp4::FourCC::from(*s);
         let config = Mp4Config {
             major_brand: brand(b"isom"),
@@ -348,8 +344,7 @@ impl Mp4Sink {
         let mut inner = writer.into_writer();
         std::io::Write::flush(&mut inner).map_err(|e| TrackError::io(&path, e))?;
         drop(inner);
-        tmp.persist(&path)
-            .map_err(|e| TrackError::io(&path, e.error))?;
+        tmp.commit(Durability::Renamed)?;
         Ok(path)
     }
 }
@@ -381,7 +376,7 @@ mod tests {
     }
 
     fn write_clip(path: &Path, frames: &[image::RgbImage]) {
-        let tmp = NamedTempFile::new_in(path.parent().unwrap()).unwrap();
+        let tmp = PendingFile::new(path).unwrap();
         let mut sink = Mp4Sink::create(path.to_path_buf(), tmp).unwrap();
         for f in frames {
             sink.push(f).unwrap();
