@@ -129,7 +129,7 @@ fn weights_for_another_variant_are_refused_with_shapes() {
         .find(|(prefix, ..)| fx.tensors[&format!("{prefix}backbone.pos_embed_x")].shape != found)
         .expect("a MAE fixture variant of another size than OSTrack_ep0001");
     let expected = &fx.tensors[&format!("{prefix}backbone.pos_embed_x")].shape;
-    let exp = ostrack_config::load_config(&tiny_config(dir.path(), template, search)).unwrap();
+    let exp = ostrack_config::load_config(tiny_config(dir.path(), template, search)).unwrap();
     let err = OSTrack::new(&OSTrackConfig::from_experiment(&exp), &Device::flex())
         .load_state_dict(&sd, "OSTrack_ep0001.pth.tar")
         .unwrap_err()
