@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::schema::{CeTemplateRange, ExperimentConfig};
+use crate::untrusted::{check_yaml_mapping, read_yaml_text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -23,19 +24,28 @@ pub enum ConfigError {
 /// Reads an experiment YAML file (the original's own files load unchanged).
 pub fn load_config(path: impl AsRef<Path>) -> Result<ExperimentConfig, ConfigError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let text = read_yaml_text(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     parse_config_yaml(&text, path)
 }
 
+/// What the top-level keys of a config are, for the error about a document that is not a
+/// mapping of them.
+const CONFIG_KEYS: &str = "config keys (MODEL, TRAIN, DATA, TEST)";
+
 /// Parses YAML text; `origin` names the file in errors.
+///
+/// The document must be a mapping: an empty file, one with only comments, a list or a single
+/// value is an error: taking it as all defaults, as the original does, would hide a truncated
+/// download or the wrong file. Size, nesting and alias expansion are bounded first
+/// (see [`crate::untrusted`]).
 pub fn parse_config_yaml(text: &str, origin: &Path) -> Result<ExperimentConfig, ConfigError> {
-    // An empty document means "all defaults", as in the original.
-    if text.trim().is_empty() {
-        return validated(ExperimentConfig::default(), origin);
-    }
+    check_yaml_mapping(text, CONFIG_KEYS).map_err(|message| ConfigError::Invalid {
+        path: origin.to_path_buf(),
+        message,
+    })?;
     let de = yaml_serde::Deserializer::from_str(text);
     let cfg: ExperimentConfig =
         serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Parse {

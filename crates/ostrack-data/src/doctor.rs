@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::datasets::{DatasetKind, TrackingDataset, open_dataset, open_layout};
-use crate::decode::decode_frame_strict;
+use crate::decode::{decode_frame_strict, read_frame_bytes};
 use crate::error::DataError;
 use crate::settings::DataRoots;
 use ostrack_config::ExperimentConfig;
@@ -265,10 +265,7 @@ fn check_sequence(
         if !path.is_file() {
             missing.push(frame);
         } else if options.deep {
-            match std::fs::read(&path)
-                .map_err(|e| DataError::io(&path, e))
-                .and_then(|b| decode_frame_strict(&b, &path))
-            {
+            match read_frame_bytes(&path).and_then(|b| decode_frame_strict(&b, &path)) {
                 Ok(_) => f.decoded += 1,
                 Err(e) => f.problems.push(error(e.to_string())),
             }
@@ -324,10 +321,7 @@ fn check_still_images(ds: &dyn TrackingDataset, options: DoctorOptions) -> Vec<S
                 f.problems
                     .push(error(format!("{}: missing image", p.display())));
             } else if options.deep {
-                match std::fs::read(p)
-                    .map_err(|e| DataError::io(p, e))
-                    .and_then(|b| decode_frame_strict(&b, p))
-                {
+                match read_frame_bytes(p).and_then(|b| decode_frame_strict(&b, p)) {
                     Ok(_) => f.decoded += 1,
                     Err(e) => f.problems.push(error(e.to_string())),
                 }

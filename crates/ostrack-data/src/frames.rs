@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::decode;
 use crate::error::DataError;
-use crate::image::ImageView;
+use crate::image::{ImageView, check_frame_size};
 use crate::jpeg;
 
 /// A pixel rectangle `[x0, x0 + w) × [y0, y0 + h)` of a frame, in stored (unmirrored) coordinates.
@@ -59,7 +59,11 @@ pub(crate) struct EncodedFrame {
 
 impl EncodedFrame {
     pub fn read(path: &Path) -> Result<Self, DataError> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        Self::from_bytes(decode::read_frame_bytes(path)?, path)
+    }
+
+    /// A frame already in memory; `path` names it in errors.
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self, DataError> {
         let (width, height) = image_size(&bytes, path)?;
         if width == 0 || height == 0 {
             return Err(DataError::file(
@@ -67,6 +71,7 @@ impl EncodedFrame {
                 format!("image has no pixels ({width}x{height})"),
             ));
         }
+        check_frame_size(width, height).map_err(|e| DataError::file(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             bytes,
@@ -82,7 +87,13 @@ impl EncodedFrame {
             let region = jpeg::decode_region(&self.bytes, needed.x0, needed.y0, needed.w, needed.h)
                 .map_err(|e| DataError::file(&self.path, format!("cannot decode JPEG: {e}")))?;
             if let Some(r) = region {
+                // The crops index the view by the header's size; a file whose frame header
+                // disagrees with the one `jpeg_size` found (several SOFs, junk between markers)
+                // must not yield a view smaller than that.
                 let size = (self.width, self.height);
+                if r.frame_size != size {
+                    return Err(self.size_mismatch(r.frame_size));
+                }
                 return Ok(DecodedFrame {
                     len: r.w * 3 * r.h,
                     data: r.data,
@@ -94,13 +105,7 @@ impl EncodedFrame {
         }
         let img = decode::decode_frame(&self.bytes, &self.path)?;
         if (img.width, img.height) != (self.width, self.height) {
-            return Err(DataError::file(
-                &self.path,
-                format!(
-                    "header says {}x{} but decoded {}x{}",
-                    self.width, self.height, img.width, img.height
-                ),
-            ));
+            return Err(self.size_mismatch((img.width, img.height)));
         }
         Ok(DecodedFrame {
             stride: img.width * 3,
@@ -109,6 +114,16 @@ impl EncodedFrame {
             origin: (0, 0),
             size: (self.width, self.height),
         })
+    }
+
+    fn size_mismatch(&self, decoded: (usize, usize)) -> DataError {
+        DataError::file(
+            &self.path,
+            format!(
+                "header says {}x{} but decoded {}x{}",
+                self.width, self.height, decoded.0, decoded.1
+            ),
+        )
     }
 }
 
@@ -140,13 +155,8 @@ fn image_size(bytes: &[u8], path: &Path) -> Result<(usize, usize), DataError> {
         return jpeg_size(bytes)
             .ok_or_else(|| DataError::file(path, "truncated or corrupt JPEG header"));
     }
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| DataError::file(path, format!("cannot read image header: {e}")))?;
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| DataError::file(path, format!("cannot read image header: {e}")))?;
-    Ok((w as usize, h as usize))
+    decode::other_image_size(bytes)
+        .map_err(|e| DataError::file(path, format!("cannot read image header: {e}")))
 }
 
 /// Walks the JPEG markers up to the first start-of-frame and returns (width, height).

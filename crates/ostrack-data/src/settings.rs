@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{DataError, read_text};
+use ostrack_config::untrusted::{check_yaml_mapping, read_yaml_text};
+
+use crate::error::DataError;
 
 /// Dataset locations.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -78,13 +80,12 @@ impl RootKey {
 impl DataRoots {
     /// Reads a settings file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Self, DataError> {
-        let text = read_text(path)?;
-        let mut roots: DataRoots = if text.trim().is_empty() {
-            DataRoots::default()
-        } else {
-            yaml_serde::from_str(&text)
-                .map_err(|e| DataError::file(path, format!("invalid settings: {e}")))?
-        };
+        let invalid = |e: String| DataError::file(path, format!("invalid settings: {e}"));
+        // Bounded like configs: size, nesting and alias expansion, and a mapping of keys.
+        let text = read_yaml_text(path).map_err(|e| DataError::io(path, e))?;
+        check_yaml_mapping(&text, "dataset roots (root, got10k, lasot, ...)").map_err(invalid)?;
+        let mut roots: DataRoots =
+            yaml_serde::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new(""));
         for slot in roots.slots_mut() {
             if let Some(p) = slot.as_mut().filter(|p| p.is_relative()) {

@@ -339,8 +339,10 @@ pub(crate) fn decode_block(
     if s > 16 {
         return Err("corrupt DC coefficient".into());
     }
-    *pred += r.receive_extend(s);
-    coefs[0] = *pred * quant[0];
+    *pred = pred.wrapping_add(r.receive_extend(s));
+    // libjpeg keeps coefficients as 16-bit `JCOEF`s; only corrupt files reach beyond that, and
+    // the truncation keeps the dequantised value within `i32`.
+    coefs[0] = (*pred as i16 as i32) * quant[0];
     let mut last = 1;
     let mut k = 1usize;
     while k < 64 {
@@ -397,7 +399,7 @@ pub(crate) fn skip_block(
     if s > 16 {
         return Err("corrupt DC coefficient".into());
     }
-    *pred += r.receive_extend(s);
+    *pred = pred.wrapping_add(r.receive_extend(s));
     let mut k = 1usize;
     while k < 64 {
         let look = r.peek(SKIP_LOOKAHEAD);

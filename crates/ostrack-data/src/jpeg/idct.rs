@@ -17,15 +17,17 @@ const FIX_2_053119869: i32 = 16819;
 const FIX_2_562915447: i32 = 20995;
 const FIX_3_072711026: i32 = 25172;
 
+// The arithmetic wraps like the AVX2 lanes: only coefficients of corrupt files can overflow,
+// and they must give garbage pixels, not a panic (debug builds check overflow).
 #[inline(always)]
 fn descale(x: i32, n: i32) -> i32 {
-    (x + (1 << (n - 1))) >> n
+    x.wrapping_add(1 << (n - 1)) >> n
 }
 
 /// Output sample: the IDCT value plus the 128 level shift, clamped.
 #[inline(always)]
 fn sample(x: i32) -> u8 {
-    (x + 128).clamp(0, 255) as u8
+    x.wrapping_add(128).clamp(0, 255) as u8
 }
 
 /// Eight lanes: the IDCT runs one pass over all 8 columns (then all 8 rows) at once, which the
@@ -43,17 +45,17 @@ fn map2(a: V, b: V, f: impl Fn(i32, i32) -> i32) -> V {
 
 #[inline(always)]
 fn add(a: V, b: V) -> V {
-    map2(a, b, |x, y| x + y)
+    map2(a, b, i32::wrapping_add)
 }
 
 #[inline(always)]
 fn sub(a: V, b: V) -> V {
-    map2(a, b, |x, y| x - y)
+    map2(a, b, i32::wrapping_sub)
 }
 
 #[inline(always)]
 fn mul(a: V, k: i32) -> V {
-    a.map(|x| x * k)
+    a.map(|x| x.wrapping_mul(k))
 }
 
 #[inline(always)]

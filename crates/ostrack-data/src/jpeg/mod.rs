@@ -16,6 +16,7 @@ mod idct;
 
 use std::rc::Rc;
 
+use crate::image::check_frame_size;
 use crate::scratch::BufferPool;
 
 use huffman::{BitReader, HuffmanTable, clear_block, decode_block, skip_block};
@@ -28,6 +29,8 @@ pub(crate) struct Region {
     pub y0: usize,
     pub w: usize,
     pub h: usize,
+    /// The size of the whole frame, as this decoder read it from the frame header.
+    pub frame_size: (usize, usize),
 }
 
 struct Component {
@@ -58,20 +61,26 @@ fn be16(b: &[u8], i: usize) -> Result<usize, String> {
     }
 }
 
+impl Frame {
+    fn empty() -> Self {
+        Self {
+            width: 0,
+            height: 0,
+            components: Vec::new(),
+            quant: [None; 4],
+            dc: [None, None, None, None],
+            ac: [None, None, None, None],
+            restart_interval: 0,
+            scan_start: 0,
+        }
+    }
+}
+
 /// Reads the markers up to the start of the scan. `Ok(None)` for unsupported files.
 fn parse(b: &[u8]) -> Result<Option<Frame>, String> {
-    let mut f = Frame {
-        width: 0,
-        height: 0,
-        components: Vec::new(),
-        quant: [None; 4],
-        dc: [None, None, None, None],
-        ac: [None, None, None, None],
-        restart_interval: 0,
-        scan_start: 0,
-    };
-    let mut i = 2;
+    let mut f = Frame::empty();
     let mut have_sof = false;
+    let mut i = 2;
     loop {
         while b.get(i) == Some(&0xFF) && b.get(i + 1) == Some(&0xFF) {
             i += 1;
@@ -85,94 +94,148 @@ fn parse(b: &[u8]) -> Result<Option<Frame>, String> {
             continue;
         }
         let len = be16(b, i)?;
+        // The length counts its own two bytes.
+        if len < 2 {
+            return Err(format!("invalid segment length {len} at byte {i}"));
+        }
         let seg = b.get(i + 2..i + len).ok_or("truncated JPEG segment")?;
         match marker {
+            0xC0 | 0xC1 if have_sof => return Err("more than one frame header".into()),
             0xC0 | 0xC1 => {
-                if seg.first() != Some(&8) {
-                    return Ok(None); // 12-bit
-                }
-                f.height = be16(seg, 1)?;
-                f.width = be16(seg, 3)?;
-                let n = *seg.get(5).ok_or("truncated SOF")? as usize;
-                for c in 0..n {
-                    let p = seg.get(6 + 3 * c..9 + 3 * c).ok_or("truncated SOF")?;
-                    f.components.push(Component {
-                        id: p[0],
-                        h: (p[1] >> 4) as usize,
-                        v: (p[1] & 15) as usize,
-                        tq: (p[2] & 3) as usize,
-                        td: 0,
-                        ta: 0,
-                    });
+                if !read_frame_header(&mut f, seg)? {
+                    return Ok(None);
                 }
                 have_sof = true;
             }
-            0xC2..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => return Ok(None), // progressive, lossless, arithmetic
-            0xC4 => {
-                let mut p = 0;
-                while p < seg.len() {
-                    let tc_th = seg[p];
-                    let counts: [u8; 16] = seg
-                        .get(p + 1..p + 17)
-                        .ok_or("truncated DHT")?
-                        .try_into()
-                        .map_err(|_| "truncated DHT")?;
-                    let total: usize = counts.iter().map(|&c| c as usize).sum();
-                    let values = seg.get(p + 17..p + 17 + total).ok_or("truncated DHT")?;
-                    let (class, slot) = (tc_th >> 4, (tc_th & 3) as usize);
-                    let table = HuffmanTable::cached(&counts, values, class == 1)?;
-                    if class == 0 {
-                        f.dc[slot] = Some(table)
-                    } else {
-                        f.ac[slot] = Some(table)
-                    }
-                    p += 17 + total;
-                }
+            0xC2..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                // Progressive, lossless, arithmetic: left to zune-jpeg, but the size limit and
+                // its message are the same for every JPEG.
+                check_frame_size(be16(seg, 3)?, be16(seg, 1)?)?;
+                return Ok(None);
             }
-            0xDB => {
-                let mut p = 0;
-                while p < seg.len() {
-                    let (pq, tq) = (seg[p] >> 4, (seg[p] & 3) as usize);
-                    let mut q = [0i32; 64];
-                    for (k, qk) in q.iter_mut().enumerate() {
-                        *qk = if pq == 0 {
-                            *seg.get(p + 1 + k).ok_or("truncated DQT")? as i32
-                        } else {
-                            be16(seg, p + 1 + 2 * k)? as i32
-                        };
-                    }
-                    // Stored in zig-zag order, used in zig-zag order by the block decoder.
-                    f.quant[tq] = Some(q);
-                    p += 1 + 64 * (1 + pq as usize);
-                }
-            }
+            0xC4 => read_huffman_tables(&mut f, seg)?,
+            0xDB => read_quant_tables(&mut f, seg)?,
             0xDD => f.restart_interval = be16(seg, 0)?,
+            0xDA if !have_sof => return Err("scan before frame header".into()),
             0xDA => {
-                if !have_sof {
-                    return Err("scan before frame header".into());
-                }
-                let n = *seg.first().ok_or("truncated SOS")? as usize;
-                if n != f.components.len() {
-                    return Ok(None); // non-interleaved (multi-scan) sequential file
-                }
-                for k in 0..n {
-                    let p = seg.get(1 + 2 * k..3 + 2 * k).ok_or("truncated SOS")?;
-                    let c = f
-                        .components
-                        .iter_mut()
-                        .find(|c| c.id == p[0])
-                        .ok_or("SOS names an unknown component")?;
-                    c.td = (p[1] >> 4) as usize & 3;
-                    c.ta = (p[1] & 15) as usize & 3;
-                }
-                f.scan_start = i + len;
-                return Ok(Some(f));
+                f.scan_start = i + seg.len() + 2;
+                return read_scan_header(f, seg);
             }
             0xD9 => return Err("no scan in JPEG".into()),
             _ => {} // APPn, COM, DNL, ...
         }
-        i += len;
+        i += seg.len() + 2;
     }
+}
+
+/// Reads SOF0/SOF1. `Ok(false)` for 12-bit files (left to another decoder). The frame size is
+/// checked here, before any buffer is sized from it.
+fn read_frame_header(f: &mut Frame, seg: &[u8]) -> Result<bool, String> {
+    f.height = be16(seg, 1)?;
+    f.width = be16(seg, 3)?;
+    check_frame_size(f.width, f.height)?;
+    if seg.first() != Some(&8) {
+        return Ok(false);
+    }
+    let n = *seg.get(5).ok_or("truncated SOF")? as usize;
+    if !(1..=4).contains(&n) {
+        return Err(format!(
+            "frame header declares {n} components (1 to 4 supported)"
+        ));
+    }
+    for c in 0..n {
+        let p = seg.get(6 + 3 * c..9 + 3 * c).ok_or("truncated SOF")?;
+        let (h, v, tq) = ((p[1] >> 4) as usize, (p[1] & 15) as usize, p[2] as usize);
+        // The MCU size is a multiple of these; 0 would divide by zero.
+        if !(1..=4).contains(&h) || !(1..=4).contains(&v) {
+            return Err(format!("invalid sampling factors {h}x{v}"));
+        }
+        if tq > 3 {
+            return Err(format!("invalid quantisation table number {tq}"));
+        }
+        f.components.push(Component {
+            id: p[0],
+            h,
+            v,
+            tq,
+            td: 0,
+            ta: 0,
+        });
+    }
+    Ok(true)
+}
+
+/// Reads the tables of a DHT segment (each at most 16 + 256 bytes, bounded by the segment).
+fn read_huffman_tables(f: &mut Frame, seg: &[u8]) -> Result<(), String> {
+    let mut p = 0;
+    while p < seg.len() {
+        let (class, slot) = ((seg[p] >> 4) as usize, (seg[p] & 15) as usize);
+        if class > 1 || slot > 3 {
+            return Err(format!(
+                "invalid Huffman table class {class} / number {slot}"
+            ));
+        }
+        let counts: [u8; 16] = seg
+            .get(p + 1..p + 17)
+            .ok_or("truncated DHT")?
+            .try_into()
+            .map_err(|_| "truncated DHT")?;
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        let values = seg.get(p + 17..p + 17 + total).ok_or("truncated DHT")?;
+        let table = HuffmanTable::cached(&counts, values, class == 1)?;
+        if class == 0 {
+            f.dc[slot] = Some(table)
+        } else {
+            f.ac[slot] = Some(table)
+        }
+        p += 17 + total;
+    }
+    Ok(())
+}
+
+/// Reads the tables of a DQT segment (8- or 16-bit entries).
+fn read_quant_tables(f: &mut Frame, seg: &[u8]) -> Result<(), String> {
+    let mut p = 0;
+    while p < seg.len() {
+        let (pq, tq) = ((seg[p] >> 4) as usize, (seg[p] & 15) as usize);
+        if pq > 1 || tq > 3 {
+            return Err(format!(
+                "invalid quantisation table precision {pq} / number {tq}"
+            ));
+        }
+        let mut q = [0i32; 64];
+        for (k, qk) in q.iter_mut().enumerate() {
+            *qk = if pq == 0 {
+                *seg.get(p + 1 + k).ok_or("truncated DQT")? as i32
+            } else {
+                be16(seg, p + 1 + 2 * k)? as i32
+            };
+        }
+        // Stored in zig-zag order, used in zig-zag order by the block decoder.
+        f.quant[tq] = Some(q);
+        p += 1 + 64 * (1 + pq);
+    }
+    Ok(())
+}
+
+/// Reads the SOS header: which tables each component uses. `Ok(None)` for a scan that does not
+/// hold every component (a multi-scan file, left to another decoder).
+fn read_scan_header(mut f: Frame, seg: &[u8]) -> Result<Option<Frame>, String> {
+    let n = *seg.first().ok_or("truncated SOS")? as usize;
+    if n != f.components.len() {
+        return Ok(None);
+    }
+    for k in 0..n {
+        let p = seg.get(1 + 2 * k..3 + 2 * k).ok_or("truncated SOS")?;
+        let c = f
+            .components
+            .iter_mut()
+            .find(|c| c.id == p[0])
+            .ok_or("SOS names an unknown component")?;
+        c.td = (p[1] >> 4) as usize & 3;
+        c.ta = (p[1] & 15) as usize & 3;
+    }
+    Ok(Some(f))
 }
 
 /// Decodes the pixels of `[x0, x0 + w) × [y0, y0 + h)` (clamped to the image) or a larger
@@ -234,7 +297,8 @@ fn decode_region_impl(
     let (mcu_w, mcu_h) = (8 * hmax, 8 * vmax);
     let (mcus_x, mcus_y) = (width.div_ceil(mcu_w), height.div_ceil(mcu_h));
 
-    let (x1, y1) = ((x0 + w).min(width), (y0 + h).min(height));
+    let x1 = x0.saturating_add(w).min(width);
+    let y1 = y0.saturating_add(h).min(height);
     let (x0, y0) = (x0.min(x1), y0.min(y1));
     if x1 <= x0 || y1 <= y0 {
         return Ok(Some(Region {
@@ -243,6 +307,7 @@ fn decode_region_impl(
             y0,
             w: 0,
             h: 0,
+            frame_size: (width, height),
         }));
     }
     // The MCUs holding the region's pixels and, where chroma is subsampled, the neighbouring
@@ -394,7 +459,14 @@ impl Band {
                     o.fill(v);
                 }
             }
-            return Region { data, x0, y0, w, h };
+            return Region {
+                data,
+                x0,
+                y0,
+                w,
+                h,
+                frame_size: (self.width, self.height),
+            };
         }
         let (h2, v2) = (self.hmax == 2, self.vmax == 2);
         // The chroma grid in the frame, and the part of it held by the decoded band.
@@ -444,7 +516,14 @@ impl Band {
             let yrow = &yp[(y - ly) * ys + (x0 - lx)..(y - ly) * ys + (x0 - lx) + w];
             color::ycc_row_to_rgb(yrow, &up[0], &up[1], out);
         }
-        Region { data, x0, y0, w, h }
+        Region {
+            data,
+            x0,
+            y0,
+            w,
+            h,
+            frame_size: (self.width, self.height),
+        }
     }
 }
 
@@ -580,6 +659,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A greyscale 128×128 frame without entropy data, whose Huffman tables make the zero
+    /// padding decode as the largest negative DC difference in every block, with quantiser 255:
+    /// the DC value leaves the 16-bit range after a few blocks and `pred * quant` overflows
+    /// `i32` (a panic with overflow checks) unless the coefficient is truncated as libjpeg does.
+    #[test]
+    fn runaway_dc_values_wrap_instead_of_overflowing() {
+        let segment = |marker: u8, body: &[u8]| {
+            let mut s = vec![0xFF, marker];
+            s.extend((body.len() as u16 + 2).to_be_bytes());
+            s.extend(body);
+            s
+        };
+        let mut counts_of_one_code = [0u8; 16];
+        counts_of_one_code[0] = 1; // a single 1-bit code, `0`
+        let mut dht_dc = vec![0x00];
+        dht_dc.extend(counts_of_one_code);
+        dht_dc.push(16); // DC category 16: 16 zero bits = -65535
+        let mut dht_ac = vec![0x10];
+        dht_ac.extend(counts_of_one_code);
+        dht_ac.push(0x00); // end of block
+        let mut dqt = vec![0x00];
+        dqt.extend([255u8; 64]);
+        let mut bytes = vec![0xFF, 0xD8];
+        bytes.extend(segment(0xDB, &dqt));
+        bytes.extend(segment(0xC0, &[8, 0, 128, 0, 128, 1, 1, 0x11, 0]));
+        bytes.extend(segment(0xC4, &dht_dc));
+        bytes.extend(segment(0xC4, &dht_ac));
+        bytes.extend(segment(0xDA, &[1, 1, 0x00, 0, 63, 0]));
+        bytes.extend([0xFF, 0xD9]);
+        let r = decode_region(&bytes, 0, 0, 128, 128).unwrap().unwrap();
+        assert_eq!((r.w, r.h, r.frame_size), (128, 128, (128, 128)));
     }
 
     #[test]
