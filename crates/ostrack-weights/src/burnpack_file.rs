@@ -3,11 +3,13 @@
 //! [`crate::load_state_dict_any`] reads the model part of one like any other weight file.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use burn_pack::{Bytes, Reader, Shape, Writer};
 
-use crate::dtype_codec::{decode_values, encode_values};
+use crate::dtype_codec::{check_byte_len, checked_numel, decode_values, encode_values};
 use crate::{DType, HostTensor, StateDict, WeightsError};
 
 /// Metadata entry with the tensor names in state-dict order (burnpack sorts its tensors; the
@@ -85,58 +87,18 @@ pub fn write_burnpack(path: impl AsRef<Path>, pack: &Burnpack) -> Result<(), Wei
 /// Reads every tensor and the metadata of a burnpack file.
 pub fn read_burnpack(path: impl AsRef<Path>) -> Result<Burnpack, WeightsError> {
     let path = path.as_ref();
-    let format_err = |e: burn_pack::Error| WeightsError::Format {
-        path: path.to_path_buf(),
-        message: format!("not a valid burnpack file (truncated or corrupt?): {e}"),
-    };
-    let reader = Reader::from_file_exact(path).map_err(format_err)?;
+    let (reader, file_len) = open_reader(path)?;
     let mut metadata = reader.metadata().clone();
     let order = metadata.remove(ORDER_KEY);
-    let mut tensors = StateDict::new();
-    for t in reader.into_tensors().map_err(format_err)? {
-        let dtype = from_pack(t.dtype).ok_or_else(|| WeightsError::Key {
-            path: path.to_path_buf(),
-            key: t.name.clone(),
-            message: format!("dtype {:?} is not supported", t.dtype),
-        })?;
-        let shape = t.shape.to_vec();
+    let mut by_name = BTreeMap::new();
+    // Valid files hold each tensor's bytes once, so together they fit in the file; burn-pack
+    // does not reject overlapping ranges, which could make a small file decode to terabytes.
+    let mut unclaimed = file_len;
+    for t in reader.into_tensors().map_err(|e| pack_error(path, e))? {
         let name = t.name.clone();
-        let bytes = t.into_bytes().map_err(format_err)?;
-        let numel: usize = shape.iter().product();
-        if bytes.len() != numel * dtype.size() {
-            return Err(WeightsError::Key {
-                path: path.to_path_buf(),
-                key: name,
-                message: format!(
-                    "{} bytes for shape {shape:?} of {} (expected {})",
-                    bytes.len(),
-                    dtype.name(),
-                    numel * dtype.size()
-                ),
-            });
-        }
-        let values = decode_values(dtype, &bytes);
-        tensors.insert(
-            name,
-            HostTensor {
-                shape,
-                dtype,
-                values,
-            },
-        );
+        by_name.insert(name, host_tensor(path, t, &mut unclaimed)?);
     }
-    if let Some(order) = order {
-        let mut ordered = StateDict::new();
-        for name in order.lines() {
-            if let Some(t) = tensors.remove(name) {
-                ordered.insert(name, t);
-            }
-        }
-        for (name, t) in tensors.iter() {
-            ordered.insert(name, t.clone());
-        }
-        tensors = ordered;
-    }
+    let tensors = in_recorded_order(by_name, order.as_deref());
     Ok(Burnpack { tensors, metadata })
 }
 
@@ -144,14 +106,104 @@ pub fn read_burnpack(path: impl AsRef<Path>) -> Result<Burnpack, WeightsError> {
 pub fn read_burnpack_metadata(
     path: impl AsRef<Path>,
 ) -> Result<BTreeMap<String, String>, WeightsError> {
-    let path = path.as_ref();
-    let reader = Reader::from_file_exact(path).map_err(|e| WeightsError::Format {
-        path: path.to_path_buf(),
-        message: format!("not a valid burnpack file (truncated or corrupt?): {e}"),
-    })?;
+    let (reader, _) = open_reader(path.as_ref())?;
     let mut metadata = reader.metadata().clone();
     metadata.remove(ORDER_KEY);
     Ok(metadata)
+}
+
+/// Size of burnpack's fixed header: magic (4 bytes), version (2), metadata length (4, LE).
+const HEADER_LEN: u64 = 10;
+
+/// Opens a burnpack reader once the metadata length in the header is known to fit in the
+/// file (burn-pack allocates that length, up to 100 MB, before reading, even for a file of a
+/// few bytes); also returns the file's size.
+fn open_reader(path: &Path) -> Result<(Reader, u64), WeightsError> {
+    let io_err = |source| WeightsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    let mut header = [0u8; HEADER_LEN as usize];
+    if file.read_exact(&mut header).is_ok() && is_burnpack(&header) {
+        let metadata_len = u32::from_le_bytes(header[6..10].try_into().expect("4 bytes"));
+        if u64::from(metadata_len) > file_len.saturating_sub(HEADER_LEN) {
+            return Err(WeightsError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "not a valid burnpack file: the header claims {metadata_len} bytes of metadata, \
+                     but only {} follow it",
+                    file_len.saturating_sub(HEADER_LEN)
+                ),
+            });
+        }
+    }
+    // Anything else wrong with the header is burn-pack's to report.
+    let reader = Reader::from_file_exact(path).map_err(|e| pack_error(path, e))?;
+    Ok((reader, file_len))
+}
+
+fn pack_error(path: &Path, e: burn_pack::Error) -> WeightsError {
+    WeightsError::Format {
+        path: path.to_path_buf(),
+        message: format!("not a valid burnpack file (truncated or corrupt?): {e}"),
+    }
+}
+
+/// Decodes one tensor, checking (with overflow-checked arithmetic) that its bytes match its
+/// shape and dtype, and that they fit in the `unclaimed` bytes of the file before reading them.
+fn host_tensor(
+    path: &Path,
+    t: burn_pack::Tensor,
+    unclaimed: &mut u64,
+) -> Result<HostTensor, WeightsError> {
+    let key_error = |key: String, message: String| WeightsError::Key {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
+    let Some(dtype) = from_pack(t.dtype) else {
+        let message = format!("dtype {:?} is not supported", t.dtype);
+        return Err(key_error(t.name, message));
+    };
+    let shape = t.shape.to_vec();
+    let Some(expected) = checked_numel(&shape).and_then(|n| dtype.checked_bytes(n)) else {
+        let message = format!(
+            "shape {shape:?} of {} needs more bytes than memory can hold",
+            dtype.name()
+        );
+        return Err(key_error(t.name, message));
+    };
+    let Some(left) = unclaimed.checked_sub(expected as u64) else {
+        let message = format!(
+            "{expected} more bytes of tensor data than the file holds (overlapping data ranges?)"
+        );
+        return Err(key_error(t.name, message));
+    };
+    *unclaimed = left;
+    let (name, _, _, _, bytes) = t.into_parts().map_err(|e| pack_error(path, e))?;
+    check_byte_len(dtype, &shape, bytes.len()).map_err(|message| key_error(name, message))?;
+    Ok(HostTensor {
+        values: decode_values(dtype, &bytes),
+        shape,
+        dtype,
+    })
+}
+
+/// The tensors in the order recorded under [`ORDER_KEY`]; any it does not list follow in
+/// name order. (Built from a map: removing from a [`StateDict`] one by one is quadratic.)
+fn in_recorded_order(mut by_name: BTreeMap<String, HostTensor>, order: Option<&str>) -> StateDict {
+    let mut ordered = StateDict::new();
+    for name in order.unwrap_or_default().lines() {
+        if let Some(t) = by_name.remove(name) {
+            ordered.insert(name, t);
+        }
+    }
+    for (name, t) in by_name {
+        ordered.insert(name, t);
+    }
+    ordered
 }
 
 /// Whether `head` (a file's first bytes) starts with the burnpack magic number.

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::burnpack_file::read_burnpack;
+use crate::dtype_codec::checked_numel;
 use crate::load::{WeightFormat, detect_format};
 use crate::pickle::PickleValue;
 use crate::safetensors_file::read_safetensors;
@@ -156,7 +157,9 @@ fn describe_tensor_dict(value: &PickleValue) -> String {
                         .map_or_else(|| t.storage.storage_type.clone(), |d| d.name().to_string()),
                 )
                 .or_default() += 1;
-            elements += t.shape.iter().product::<usize>();
+            // Shapes come straight from the pickle and are not checked until loading.
+            let numel = checked_numel(&t.shape).unwrap_or(usize::MAX);
+            elements = elements.saturating_add(numel);
         }
     }
     format!(

@@ -32,6 +32,11 @@ impl DType {
         }
     }
 
+    /// Bytes `numel` elements take on disk; `None` when that overflows (a corrupt size).
+    pub(crate) fn checked_bytes(self, numel: usize) -> Option<usize> {
+        numel.checked_mul(self.size())
+    }
+
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
     }
@@ -94,6 +99,28 @@ impl DType {
     }
 }
 
+/// Elements of a tensor of `shape`; `None` when the product overflows, which only a corrupt
+/// or hostile file can claim.
+pub(crate) fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
+/// Checks that `len` bytes hold exactly a tensor of `shape` and `dtype` (overflow-checked);
+/// the error says what was expected.
+pub(crate) fn check_byte_len(dtype: DType, shape: &[usize], len: usize) -> Result<(), String> {
+    match checked_numel(shape).and_then(|n| dtype.checked_bytes(n)) {
+        Some(expected) if expected == len => Ok(()),
+        Some(expected) => Err(format!(
+            "{len} bytes for shape {shape:?} of {} (expected {expected})",
+            dtype.name()
+        )),
+        None => Err(format!(
+            "shape {shape:?} of {} needs more bytes than memory can hold ({len} present)",
+            dtype.name()
+        )),
+    }
+}
+
 /// Decodes `bytes.len() / dtype.size()` little-endian elements (caller checks the length).
 pub(crate) fn decode_values(dtype: DType, bytes: &[u8]) -> TensorValues {
     fn each<const N: usize, T>(bytes: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
@@ -116,7 +143,8 @@ pub(crate) fn decode_values(dtype: DType, bytes: &[u8]) -> TensorValues {
 
 /// The little-endian bytes of `tensor` in its recorded dtype.
 pub(crate) fn encode_values(tensor: &HostTensor) -> Vec<u8> {
-    let mut out = Vec::with_capacity(tensor.numel() * tensor.dtype.size());
+    // Sized by the values actually held, not by the shape, which could disagree.
+    let mut out = Vec::with_capacity(tensor.values_len().saturating_mul(tensor.dtype.size()));
     match (&tensor.values, tensor.dtype) {
         (TensorValues::F32(v), dtype) => {
             for &x in v {

@@ -10,9 +10,16 @@
 //!   [`describe`].
 //! * Building an initial OSTrack state: [`mae_to_ostrack_backbone`] (MAE pretrain → backbone
 //!   with bicubic-resized position embeddings) and [`init_center_head`].
+//!
+//! Weight files come from the internet, so every reader treats its input as hostile: sizes
+//! are checked against the file (overflow-checked) before anything is allocated for them,
+//! nesting is bounded, and any input gives `Ok` or an error naming the file, never a panic
+//! or an abort. `tests/hostile_files.rs` holds crafted attacks, `tests/fuzz_parsers.rs` a
+//! mutation fuzzer over all formats.
 
 mod atomic;
 mod bicubic;
+mod bounded;
 mod burnpack_file;
 mod describe;
 mod dtype_codec;

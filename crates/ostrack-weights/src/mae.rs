@@ -57,9 +57,21 @@ pub fn mae_to_ostrack_backbone(
             format!("expected a float tensor, found {}", pos.dtype.name()),
         ));
     };
+    // HostTensor's fields are public, so its values may disagree with its shape; resizing
+    // indexes the values by the shape.
+    if tokens.checked_mul(dim) != Some(pos_values.len()) {
+        return Err(err(
+            POS_EMBED,
+            format!(
+                "holds {} values, shape {:?} needs {tokens}×{dim}",
+                pos_values.len(),
+                pos.shape
+            ),
+        ));
+    }
     // Token 0 is the cls position; the rest is a square grid (14×14 for 224 / 16).
     let grid = (tokens.saturating_sub(1) as f64).sqrt().round() as usize;
-    if tokens < 2 || grid * grid != tokens - 1 {
+    if tokens < 2 || grid.checked_mul(grid) != Some(tokens - 1) {
         return Err(err(
             POS_EMBED,
             format!("{tokens} tokens is not 1 cls token + a square grid"),

@@ -2,22 +2,22 @@
 //! (int64 stays int64) so conversions are lossless.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use safetensors::SafeTensors;
 use safetensors::tensor::TensorView;
 
 use crate::atomic::write_bytes_atomically;
-use crate::dtype_codec::{decode_values, encode_values};
+use crate::bounded::try_buffer;
+use crate::dtype_codec::{check_byte_len, decode_values, encode_values};
 use crate::{DType, HostTensor, StateDict, WeightsError};
 
 /// Reads every tensor of a safetensors file, in the file's data order.
 pub fn read_safetensors(path: impl AsRef<Path>) -> Result<StateDict, WeightsError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_checking_header_len(path)?;
     let format_err = |e: safetensors::SafeTensorError| WeightsError::Format {
         path: path.to_path_buf(),
         message: format!("not a valid safetensors file (truncated or corrupt?): {e}"),
@@ -32,6 +32,14 @@ pub fn read_safetensors(path: impl AsRef<Path>) -> Result<StateDict, WeightsErro
             key: name.clone(),
             message: format!("dtype {:?} is not supported", view.dtype()),
         })?;
+        // The safetensors crate checks this too; decoding relies on it, so it is not assumed.
+        check_byte_len(dtype, view.shape(), view.data().len()).map_err(|message| {
+            WeightsError::Key {
+                path: path.to_path_buf(),
+                key: name.clone(),
+                message,
+            }
+        })?;
         let values = decode_values(dtype, view.data());
         out.insert(
             name,
@@ -43,6 +51,42 @@ pub fn read_safetensors(path: impl AsRef<Path>) -> Result<StateDict, WeightsErro
         );
     }
     Ok(out)
+}
+
+/// Reads the whole file after checking that the header length it starts with (a
+/// little-endian u64) fits in the file, so a bogus length is reported as such, with the sizes
+/// involved, before the file is read.
+fn read_checking_header_len(path: &Path) -> Result<Vec<u8>, WeightsError> {
+    let io_err = |source| WeightsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let format_err = |message: String| WeightsError::Format {
+        path: path.to_path_buf(),
+        message: format!("not a valid safetensors file: {message}"),
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    let mut len_field = [0u8; 8];
+    if file_len < 8 {
+        return Err(format_err(format!(
+            "{file_len} bytes is shorter than the 8-byte header length"
+        )));
+    }
+    file.read_exact(&mut len_field).map_err(io_err)?;
+    let header_len = u64::from_le_bytes(len_field);
+    if header_len > file_len - 8 {
+        return Err(format_err(format!(
+            "the header claims {header_len} bytes, but only {} follow its length field",
+            file_len - 8
+        )));
+    }
+    // Sized by the file itself; a file larger than memory is an error, not an abort.
+    let mut bytes = try_buffer(file_len)
+        .ok_or_else(|| format_err(format!("{file_len} bytes do not fit in memory")))?;
+    bytes.extend_from_slice(&len_field);
+    file.read_to_end(&mut bytes).map_err(io_err)?;
+    Ok(bytes)
 }
 
 /// Writes `state` as safetensors (each tensor in its recorded dtype), atomically.

@@ -5,27 +5,120 @@
 //! Pickle containers are mutable and shared (the memo hands out references, and `SETITEMS`
 //! fills a dict after it was memoised), so the VM works on reference-counted cells and only
 //! at the end freezes them into the plain [`PickleValue`] tree.
+//!
+//! The input is untrusted, so every resource it controls is bounded: lengths are checked
+//! against the remaining bytes before anything is copied, the stack, marks, memo and
+//! containers grow by at most one entry per opcode byte, the frozen tree is limited in depth
+//! ([`MAX_DEPTH`]) and in size ([`frozen_size_limit`]), and the VM empties every container
+//! when it is dropped, so reference cycles are freed and deep nesting never recurses.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
 use super::opcodes::opcode_name;
 use super::value::{OpaqueObject, PickleValue, StorageRef, TensorRef};
 use crate::DType;
 
-/// Deeper nesting than this is treated as a reference cycle (which the torch files we read
-/// never contain) rather than overflowing the stack.
+/// Deeper nesting than this is refused: it is either a reference cycle (a list appended to
+/// itself through the memo) or a hostile file, since torch checkpoints nest about 6 levels
+/// (checkpoint → optimizer → state → parameter → dict → tensor). It also bounds the recursion
+/// of everything that walks a [`PickleValue`] later (freezing, `Debug`, `Clone`, `Drop`).
 const MAX_DEPTH: usize = 256;
+
+/// Bytes of frozen tree allowed per byte of pickle. Memo references let 2 bytes of pickle
+/// repeat a whole subtree, so without a cap a 1 KiB pickle could expand to terabytes
+/// ("billion laughs"). Real pickles cannot come close: the most a single opcode makes is a
+/// node of `size_of::<PickleValue>()` (144 bytes) from 1 byte (`None`, an empty list), or a
+/// tensor of about 250 bytes from a 2-byte memo reference, and the fixtures (an official
+/// OSTrack training checkpoint with optimizer state, an MAE release) freeze to 2-5 bytes per
+/// pickle byte.
+const FROZEN_BYTES_PER_PICKLE_BYTE: usize = 256;
+
+/// Allowance on top of the ratio above, so that small pickles which legitimately repeat a
+/// subtree a few times are never refused.
+const FROZEN_SLACK_BYTES: usize = 64 << 20;
+
+/// The largest frozen tree (in bytes, as [`Freezer`] counts them) a pickle of `len` bytes
+/// may produce.
+fn frozen_size_limit(len: usize) -> usize {
+    len.saturating_mul(FROZEN_BYTES_PER_PICKLE_BYTE)
+        .saturating_add(FROZEN_SLACK_BYTES)
+}
 
 type Shared = Rc<Node>;
 
 enum Node {
     Leaf(PickleValue),
-    Tuple(Vec<Shared>),
+    /// Tuples are immutable in Python, but the cell lets [`Node::clear`] empty them.
+    Tuple(RefCell<Vec<Shared>>),
     List(RefCell<Vec<Shared>>),
-    Dict(RefCell<Vec<(Shared, Shared)>>),
+    Dict(RefCell<DictNode>),
     Object(RefCell<ObjectNode>),
+}
+
+/// A dict's items in insertion order, with an index from key to position: Python semantics
+/// make a repeated key replace the value in place, and finding it by scanning made a dict of
+/// n keys cost n²/2 comparisons (minutes for a few MB of pickle).
+#[derive(Default)]
+struct DictNode {
+    items: Vec<(Shared, Shared)>,
+    index: HashMap<DictKey, usize>,
+}
+
+impl DictNode {
+    fn set(&mut self, key: Shared, value: Shared) {
+        // NaN equals nothing, itself included, so it is always a new key (and unindexable).
+        if is_nan(&key) {
+            self.items.push((key, value));
+            return;
+        }
+        match self.index.get(&DictKey(key.clone())) {
+            Some(&at) => self.items[at].1 = value,
+            None => {
+                self.index.insert(DictKey(key.clone()), self.items.len());
+                self.items.push((key, value));
+            }
+        }
+    }
+}
+
+/// A dict key hashed and compared as [`same_key`] compares: leaves by value, containers by
+/// identity.
+struct DictKey(Shared);
+
+impl PartialEq for DictKey {
+    fn eq(&self, other: &Self) -> bool {
+        same_key(&self.0, &other.0)
+    }
+}
+
+impl Eq for DictKey {}
+
+impl Hash for DictKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let Node::Leaf(value) = self.0.as_ref() else {
+            return Rc::as_ptr(&self.0).hash(state);
+        };
+        std::mem::discriminant(value).hash(state);
+        match value {
+            PickleValue::Bool(b) => b.hash(state),
+            PickleValue::Int(i) => i.hash(state),
+            // 0.0 == -0.0, so both hash alike.
+            PickleValue::Float(f) => (f + 0.0).to_bits().hash(state),
+            PickleValue::Str(s) => s.hash(state),
+            PickleValue::Bytes(b) | PickleValue::BigInt(b) => b.hash(state),
+            PickleValue::Global { module, name } => (module, name).hash(state),
+            PickleValue::Storage(s) => s.key.hash(state),
+            PickleValue::Tensor(t) => (&t.storage.key, t.offset).hash(state),
+            _ => {}
+        }
+    }
+}
+
+fn is_nan(node: &Shared) -> bool {
+    matches!(node.as_ref(), Node::Leaf(PickleValue::Float(f)) if f.is_nan())
 }
 
 struct ObjectNode {
@@ -36,6 +129,26 @@ struct ObjectNode {
     list_items: Vec<Shared>,
 }
 
+impl Node {
+    /// Drops this node's children. Only called when every container is kept alive by
+    /// [`Machine::containers`], so a dropped child is a leaf or an already-emptied
+    /// container: nothing recurses.
+    fn clear(&self) {
+        match self {
+            Node::Leaf(_) => {}
+            Node::Tuple(items) | Node::List(items) => drop(items.take()),
+            Node::Dict(items) => drop(items.take()),
+            Node::Object(obj) => {
+                let mut obj = obj.borrow_mut();
+                drop(std::mem::take(&mut obj.args));
+                drop(obj.state.take());
+                drop(std::mem::take(&mut obj.dict_items));
+                drop(std::mem::take(&mut obj.list_items));
+            }
+        }
+    }
+}
+
 /// Runs the pickle program in `data`; errors name the byte offset and opcode.
 pub fn unpickle(data: &[u8]) -> Result<PickleValue, String> {
     let mut vm = Machine {
@@ -44,9 +157,10 @@ pub fn unpickle(data: &[u8]) -> Result<PickleValue, String> {
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
+        containers: Vec::new(),
     };
     let result = vm.run()?;
-    freeze(&result, 0)
+    Freezer::new(frozen_size_limit(data.len())).freeze(&result, 0)
 }
 
 struct Machine<'a> {
@@ -56,10 +170,40 @@ struct Machine<'a> {
     /// Stack lengths at each MARK.
     marks: Vec<usize>,
     memo: HashMap<u32, Shared>,
+    /// Every container the program built, so `Drop` can empty them all (see there).
+    containers: Vec<Shared>,
+}
+
+impl Drop for Machine<'_> {
+    /// Containers can hold each other in cycles (which `Rc` would leak) and can nest
+    /// arbitrarily deep with a constant-size stack (memo GET + APPEND), which a recursive
+    /// drop would overflow the stack on. Emptying each one while all are still alive breaks
+    /// every cycle, and afterwards each container is dropped on its own, with no children.
+    fn drop(&mut self) {
+        for node in &self.containers {
+            node.clear();
+        }
+    }
 }
 
 fn leaf(v: PickleValue) -> Shared {
     Rc::new(Node::Leaf(v))
+}
+
+fn tuple(items: Vec<Shared>) -> Shared {
+    Rc::new(Node::Tuple(RefCell::new(items)))
+}
+
+fn list(items: Vec<Shared>) -> Shared {
+    Rc::new(Node::List(RefCell::new(items)))
+}
+
+fn dict(pairs: Vec<(Shared, Shared)>) -> Shared {
+    let mut dict = DictNode::default();
+    for (key, value) in pairs {
+        dict.set(key, value);
+    }
+    Rc::new(Node::Dict(RefCell::new(dict)))
 }
 
 impl<'a> Machine<'a> {
@@ -187,30 +331,26 @@ impl<'a> Machine<'a> {
                 let bytes = self.take(n)?.to_vec();
                 self.push_leaf(PickleValue::Bytes(bytes));
             }
-            b'}' => self
-                .stack
-                .push(Rc::new(Node::Dict(RefCell::new(Vec::new())))),
+            b'}' => self.push_node(dict(Vec::new())),
             b'd' => {
                 let items = self.pop_mark()?;
                 let pairs = pairs_of(items)?;
-                self.stack.push(Rc::new(Node::Dict(RefCell::new(pairs))));
+                self.push_node(dict(pairs));
             }
-            b']' | 0x8f => self
-                .stack
-                .push(Rc::new(Node::List(RefCell::new(Vec::new())))),
+            b']' | 0x8f => self.push_node(list(Vec::new())),
             b'l' | 0x91 => {
                 let items = self.pop_mark()?;
-                self.stack.push(Rc::new(Node::List(RefCell::new(items))));
+                self.push_node(list(items));
             }
-            b')' => self.stack.push(Rc::new(Node::Tuple(Vec::new()))),
+            b')' => self.push_node(tuple(Vec::new())),
             b't' => {
                 let items = self.pop_mark()?;
-                self.stack.push(Rc::new(Node::Tuple(items)));
+                self.push_node(tuple(items));
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
                 let items = self.pop_n(n)?;
-                self.stack.push(Rc::new(Node::Tuple(items)));
+                self.push_node(tuple(items));
             }
             b'a' => {
                 let item = self.pop()?;
@@ -246,20 +386,20 @@ impl<'a> Machine<'a> {
                 let args = self.pop()?;
                 let callable = self.pop()?;
                 let result = call(&callable, tuple_items(&args)?)?;
-                self.stack.push(result);
+                self.push_node(result);
             }
             0x81 => {
                 let args = self.pop()?;
                 let class = self.pop()?;
                 let result = call(&class, tuple_items(&args)?)?;
-                self.stack.push(result);
+                self.push_node(result);
             }
             0x92 => {
                 let _kwargs = self.pop()?;
                 let args = self.pop()?;
                 let class = self.pop()?;
                 let result = call(&class, tuple_items(&args)?)?;
-                self.stack.push(result);
+                self.push_node(result);
             }
             b'b' => {
                 let state = self.pop()?;
@@ -351,6 +491,14 @@ impl<'a> Machine<'a> {
         self.stack.push(leaf(v));
     }
 
+    /// Pushes a node the program just built; containers are also recorded for `Drop`.
+    fn push_node(&mut self, node: Shared) {
+        if !matches!(node.as_ref(), Node::Leaf(_)) {
+            self.containers.push(node.clone());
+        }
+        self.stack.push(node);
+    }
+
     fn push_str(&mut self, n: usize) -> Result<(), String> {
         let bytes = self.take(n)?;
         let s = std::str::from_utf8(bytes).map_err(|_| "string is not valid UTF-8")?;
@@ -422,14 +570,14 @@ fn as_usize(node: &Shared, what: &str) -> Result<usize, String> {
 
 fn tuple_items(node: &Shared) -> Result<Vec<Shared>, String> {
     match node.as_ref() {
-        Node::Tuple(items) => Ok(items.clone()),
+        Node::Tuple(items) => Ok(items.borrow().clone()),
         _ => Err("call arguments are not a tuple".into()),
     }
 }
 
 fn usize_tuple(node: &Shared, what: &str) -> Result<Vec<usize>, String> {
     match node.as_ref() {
-        Node::Tuple(items) => items.iter().map(|i| as_usize(i, what)).collect(),
+        Node::Tuple(items) => items.borrow().iter().map(|i| as_usize(i, what)).collect(),
         _ => Err(format!("{what} is not a tuple")),
     }
 }
@@ -473,11 +621,7 @@ fn set_items(target: &Shared, pairs: Vec<(Shared, Shared)>) -> Result<(), String
         Node::Dict(dict) => {
             let mut dict = dict.borrow_mut();
             for (k, v) in pairs {
-                // Python semantics: a repeated key replaces the value in place.
-                match dict.iter_mut().find(|(existing, _)| same_key(existing, &k)) {
-                    Some(slot) => slot.1 = v,
-                    None => dict.push((k, v)),
-                }
+                dict.set(k, v);
             }
         }
         Node::Object(obj) => obj.borrow_mut().dict_items.extend(pairs),
@@ -509,11 +653,10 @@ fn call(callable: &Shared, args: Vec<Shared>) -> Result<Shared, String> {
     };
     match (module.as_str(), name.as_str()) {
         ("collections", "OrderedDict") | ("builtins" | "__builtin__", "dict") => {
-            let dict = Rc::new(Node::Dict(RefCell::new(Vec::new())));
+            let dict = dict(Vec::new());
             if let Some(init) = args.first() {
                 let pairs = match init.as_ref() {
-                    Node::List(items) => items.borrow().clone(),
-                    Node::Tuple(items) => items.clone(),
+                    Node::List(items) | Node::Tuple(items) => items.borrow().clone(),
                     _ => return Err("OrderedDict argument is not a list of pairs".into()),
                 };
                 let pairs = pairs
@@ -606,44 +749,91 @@ fn storage_from_persistent_id(pid: &Shared) -> Result<StorageRef, String> {
     })
 }
 
-fn freeze(node: &Shared, depth: usize) -> Result<PickleValue, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "object nesting deeper than {MAX_DEPTH} (a reference cycle?)"
-        ));
+/// Turns the shared graph into a plain tree. Shared subtrees are copied, so the tree can be
+/// far larger than the pickle: every node is charged against a byte budget.
+struct Freezer {
+    limit: usize,
+    left: usize,
+}
+
+impl Freezer {
+    fn new(limit: usize) -> Self {
+        Freezer { limit, left: limit }
     }
-    let all = |items: &[Shared]| {
-        items
-            .iter()
-            .map(|i| freeze(i, depth + 1))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let pairs = |items: &[(Shared, Shared)]| {
-        items
-            .iter()
-            .map(|(k, v)| Ok((freeze(k, depth + 1)?, freeze(v, depth + 1)?)))
-            .collect::<Result<Vec<_>, String>>()
-    };
-    Ok(match node.as_ref() {
-        Node::Leaf(v) => v.clone(),
-        Node::Tuple(items) => PickleValue::Tuple(all(items)?),
-        Node::List(items) => PickleValue::List(all(&items.borrow())?),
-        Node::Dict(items) => PickleValue::Dict(pairs(&items.borrow())?),
-        Node::Object(obj) => {
-            let obj = obj.borrow();
-            PickleValue::Object(Box::new(OpaqueObject {
-                class: obj.class.clone(),
-                args: all(&obj.args)?,
-                state: obj
-                    .state
-                    .as_ref()
-                    .map(|s| freeze(s, depth + 1))
-                    .transpose()?,
-                dict_items: pairs(&obj.dict_items)?,
-                list_items: all(&obj.list_items)?,
-            }))
+
+    fn charge(&mut self, bytes: usize) -> Result<(), String> {
+        self.left = self.left.checked_sub(bytes).ok_or_else(|| {
+            format!(
+                "the object tree expands to more than {} bytes (repeated memo references?); \
+                 at most {FROZEN_BYTES_PER_PICKLE_BYTE} bytes per pickle byte are allowed",
+                self.limit
+            )
+        })?;
+        Ok(())
+    }
+
+    fn freeze(&mut self, node: &Shared, depth: usize) -> Result<PickleValue, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "object nesting deeper than {MAX_DEPTH} (a reference cycle?)"
+            ));
         }
-    })
+        self.charge(size_of::<PickleValue>())?;
+        Ok(match node.as_ref() {
+            Node::Leaf(v) => {
+                self.charge(heap_bytes(v))?;
+                v.clone()
+            }
+            Node::Tuple(items) => PickleValue::Tuple(self.all(&items.borrow(), depth)?),
+            Node::List(items) => PickleValue::List(self.all(&items.borrow(), depth)?),
+            Node::Dict(dict) => PickleValue::Dict(self.pairs(&dict.borrow().items, depth)?),
+            Node::Object(obj) => {
+                let obj = obj.borrow();
+                self.charge(size_of::<OpaqueObject>() + obj.class.len())?;
+                PickleValue::Object(Box::new(OpaqueObject {
+                    class: obj.class.clone(),
+                    args: self.all(&obj.args, depth)?,
+                    state: obj
+                        .state
+                        .as_ref()
+                        .map(|s| self.freeze(s, depth + 1))
+                        .transpose()?,
+                    dict_items: self.pairs(&obj.dict_items, depth)?,
+                    list_items: self.all(&obj.list_items, depth)?,
+                }))
+            }
+        })
+    }
+
+    fn all(&mut self, items: &[Shared], depth: usize) -> Result<Vec<PickleValue>, String> {
+        items.iter().map(|i| self.freeze(i, depth + 1)).collect()
+    }
+
+    fn pairs(
+        &mut self,
+        items: &[(Shared, Shared)],
+        depth: usize,
+    ) -> Result<Vec<(PickleValue, PickleValue)>, String> {
+        items
+            .iter()
+            .map(|(k, v)| Ok((self.freeze(k, depth + 1)?, self.freeze(v, depth + 1)?)))
+            .collect()
+    }
+}
+
+/// Heap bytes a leaf's clone allocates (its strings, byte buffers and shape vectors).
+fn heap_bytes(value: &PickleValue) -> usize {
+    let storage = |s: &StorageRef| s.key.len() + s.storage_type.len() + s.location.len();
+    match value {
+        PickleValue::Str(s) => s.len(),
+        PickleValue::Bytes(b) | PickleValue::BigInt(b) => b.len(),
+        PickleValue::Global { module, name } => module.len() + name.len(),
+        PickleValue::Storage(s) => storage(s),
+        PickleValue::Tensor(t) => {
+            storage(&t.storage) + (t.shape.len() + t.stride.len()) * size_of::<usize>()
+        }
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -666,6 +856,28 @@ mod tests {
         let list = PickleValue::List(vec![PickleValue::Int(1), PickleValue::Float(2.5)]);
         assert_eq!(v.get("a"), Some(&list));
         assert_eq!(v.get("b"), Some(&list));
+    }
+
+    #[test]
+    fn repeated_dict_keys_replace_in_place_and_nan_keys_never_match() {
+        // {'a': 1, 'b': 2, 'a': 3, 0.0: 4, -0.0: 5, nan: 6, nan: 7}
+        let mut p = vec![0x80, 2, b'}', b'('];
+        for (key, value) in [("a", 1u8), ("b", 2), ("a", 3)] {
+            p.extend([b'X', 1, 0, 0, 0, key.as_bytes()[0], b'K', value]);
+        }
+        for (key, value) in [(0.0f64, 4u8), (-0.0, 5), (f64::NAN, 6), (f64::NAN, 7)] {
+            p.push(b'G');
+            p.extend(key.to_be_bytes());
+            p.extend([b'K', value]);
+        }
+        p.extend([b'u', b'.']);
+        let PickleValue::Dict(items) = unpickle(&p).unwrap() else {
+            panic!("expected a dict")
+        };
+        let values: Vec<&PickleValue> = items.iter().map(|(_, v)| v).collect();
+        let ints = [3, 2, 5, 6, 7].map(PickleValue::Int);
+        assert_eq!(values, ints.iter().collect::<Vec<_>>());
+        assert_eq!(items[0].0, PickleValue::Str("a".into()));
     }
 
     #[test]

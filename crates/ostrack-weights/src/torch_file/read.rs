@@ -6,11 +6,12 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use zip::ZipArchive;
+use zip::{CompressionMethod, ZipArchive};
 
-use crate::dtype_codec::decode_values;
-use crate::pickle::{PickleValue, TensorRef, unpickle};
-use crate::{HostTensor, StateDict, WeightsError};
+use crate::bounded::try_buffer;
+use crate::dtype_codec::{checked_numel, decode_values};
+use crate::pickle::{PickleValue, StorageRef, TensorRef, unpickle};
+use crate::{DType, HostTensor, StateDict, WeightsError};
 
 /// Where a state dict is looked for in a checkpoint when the top level is not one itself:
 /// OSTrack training checkpoints use `net`, MAE releases `model`, many others `state_dict`.
@@ -18,6 +19,21 @@ pub const STATE_DICT_KEYS: [&str; 3] = ["net", "model", "state_dict"];
 
 /// First bytes of a pre-1.6 (non-zip) `torch.save` file: PROTO 2, LONG1 of the magic number.
 const LEGACY_TORCH_MAGIC: [u8; 4] = [0x80, 0x02, 0x8a, 0x0a];
+
+/// Deflate cannot shrink data by more than about 1032:1, so a compressed entry that claims a
+/// larger uncompressed size is lying. (`torch.save` stores entries uncompressed; this only
+/// matters for re-zipped archives, and keeps a zip bomb from being inflated.)
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// Views can repeat storage elements (stride 0) and several tensors can share a storage, so
+/// the decoded tensors may be larger than the file; their total is capped at this many times
+/// the file size (plus [`VIEW_SLACK_BYTES`]). Real checkpoints decode to at most the file
+/// size, or twice it with tied weights; without a cap a few hundred bytes of pickle could
+/// ask for terabytes.
+const VIEW_BYTES_PER_FILE_BYTE: u64 = 4;
+
+/// Allowance for small broadcast views (an expanded buffer) in tiny files.
+const VIEW_SLACK_BYTES: u64 = 16 << 20;
 
 /// A parsed `torch.save` file: its object tree, with tensors left in the archive until a
 /// state dict is extracted.
@@ -33,8 +49,9 @@ pub struct TorchCheckpoint {
 /// Opens a PyTorch zip checkpoint (`.pth`, `.pth.tar`, `.pt`) and unpickles its object tree.
 pub fn read_torch_file(path: impl AsRef<Path>) -> Result<TorchCheckpoint, WeightsError> {
     let path = path.as_ref();
-    let mut archive = open_archive(path)?;
+    let mut archive = Archive::open(path)?;
     let names: Vec<String> = archive
+        .zip
         .file_names()
         .map(|n| n.map(|n| n.into_owned()))
         .collect::<Result<_, _>>()
@@ -51,7 +68,7 @@ pub fn read_torch_file(path: impl AsRef<Path>) -> Result<TorchCheckpoint, Weight
             );
             format_error(path, message)
         })?;
-    let byteorder = read_entry_opt(&mut archive, path, &format!("{archive_root}byteorder"))?;
+    let byteorder = archive.read_opt(&format!("{archive_root}byteorder"))?;
     if let Some(order) = byteorder.filter(|order| order != b"little") {
         let order = String::from_utf8_lossy(&order).into_owned();
         let message = format!(
@@ -59,7 +76,7 @@ pub fn read_torch_file(path: impl AsRef<Path>) -> Result<TorchCheckpoint, Weight
         );
         return Err(format_error(path, message));
     }
-    let pickle = read_entry(&mut archive, path, &format!("{archive_root}data.pkl"))?;
+    let pickle = archive.read(&format!("{archive_root}data.pkl"))?;
     let root = unpickle(&pickle)
         .map_err(|e| format_error(path, format!("{archive_root}data.pkl: {e}")))?;
     let data_prefix = format!("{archive_root}data/");
@@ -155,7 +172,11 @@ impl TorchCheckpoint {
                 *uses.entry(t.storage.key.as_str()).or_default() += 1;
             }
         }
-        let mut archive = open_archive(&self.path)?;
+        let mut archive = Archive::open(&self.path)?;
+        let mut view_budget = archive
+            .file_len
+            .saturating_mul(VIEW_BYTES_PER_FILE_BYTE)
+            .saturating_add(VIEW_SLACK_BYTES);
         let mut storages: HashMap<&str, Vec<u8>> = HashMap::new();
         let mut out = StateDict::new();
         for (key, value) in items {
@@ -171,11 +192,10 @@ impl TorchCheckpoint {
             };
             let storage_key = tensor.storage.key.as_str();
             if !storages.contains_key(storage_key) {
-                let entry = format!("{}data/{storage_key}", self.archive_root);
-                let bytes = read_entry(&mut archive, &self.path, &entry)?;
+                let bytes = self.read_storage(&mut archive, &key, &tensor.storage)?;
                 storages.insert(storage_key, bytes);
             }
-            let host = self.materialize(&key, tensor, &storages[storage_key])?;
+            let host = self.materialize(&key, tensor, &storages[storage_key], &mut view_budget)?;
             let remaining = uses.get_mut(storage_key).expect("counted above");
             *remaining -= 1;
             if *remaining == 0 {
@@ -186,22 +206,55 @@ impl TorchCheckpoint {
         Ok(out)
     }
 
-    /// Gathers the tensor's elements (honouring offset and strides) out of its storage.
+    /// Reads `data/<key>` of `storage` after checking that its size in the archive is the
+    /// one the pickle claims, so a lying pickle or zip header never drives an allocation.
+    fn read_storage(
+        &self,
+        archive: &mut Archive<'_>,
+        key: &str,
+        storage: &StorageRef,
+    ) -> Result<Vec<u8>, WeightsError> {
+        let dtype = storage_dtype(storage).map_err(|m| self.key_error(key, m))?;
+        let expected = dtype.checked_bytes(storage.numel).ok_or_else(|| {
+            self.key_error(
+                key,
+                format!(
+                    "storage data/{} claims {} elements of {} bytes, more than any file holds",
+                    storage.key,
+                    storage.numel,
+                    dtype.size()
+                ),
+            )
+        })?;
+        let entry = format!("{}data/{}", self.archive_root, storage.key);
+        let found = archive.entry_len(&entry)?;
+        if found != expected as u64 {
+            return Err(self.key_error(
+                key,
+                format!(
+                    "storage data/{} has {found} bytes, expected {} elements of {} bytes",
+                    storage.key,
+                    storage.numel,
+                    dtype.size()
+                ),
+            ));
+        }
+        archive.read(&entry)
+    }
+
+    /// Gathers the tensor's elements (honouring offset and strides) out of its storage,
+    /// charging their size to `view_budget` (see [`VIEW_BYTES_PER_FILE_BYTE`]).
     fn materialize(
         &self,
         key: &str,
         tensor: &TensorRef,
         storage: &[u8],
+        view_budget: &mut u64,
     ) -> Result<HostTensor, WeightsError> {
         let s = &tensor.storage;
-        let dtype = s.dtype.ok_or_else(|| {
-            self.key_error(
-                key,
-                format!("storage type torch.{} is not supported", s.storage_type),
-            )
-        })?;
+        let dtype = storage_dtype(s).map_err(|m| self.key_error(key, m))?;
         let size = dtype.size();
-        if storage.len() != s.numel * size {
+        if Some(storage.len()) != dtype.checked_bytes(s.numel) {
             return Err(self.key_error(
                 key,
                 format!(
@@ -213,25 +266,20 @@ impl TorchCheckpoint {
                 ),
             ));
         }
-        let numel: usize = tensor.shape.iter().product();
-        if numel > 0 {
-            let last = tensor
-                .shape
-                .iter()
-                .zip(&tensor.stride)
-                .map(|(&n, &st)| (n - 1) * st)
-                .sum::<usize>()
-                + tensor.offset;
-            if last >= s.numel {
-                return Err(self.key_error(
-                    key,
-                    format!("view (offset {}, shape {:?}, stride {:?}) reaches past its storage of {} elements", tensor.offset, tensor.shape, tensor.stride, s.numel),
-                ));
-            }
-        }
+        let (numel, bytes) = self.check_view(key, tensor, dtype)?;
+        *view_budget = view_budget.checked_sub(bytes as u64).ok_or_else(|| {
+            self.key_error(
+                key,
+                format!(
+                    "tensor views would decode to more than {VIEW_BYTES_PER_FILE_BYTE} times the file size \
+                     (storages shared by too many tensors, or broadcast views); refusing {bytes} more bytes"
+                ),
+            )
+        })?;
         let bytes = if numel == 0 {
             Vec::new()
         } else if is_contiguous(&tensor.shape, &tensor.stride) {
+            // A contiguous view's last element is `offset + numel - 1`, checked in range.
             storage[tensor.offset * size..(tensor.offset + numel) * size].to_vec()
         } else {
             gather(storage, size, tensor)
@@ -241,6 +289,49 @@ impl TorchCheckpoint {
             dtype,
             values: decode_values(dtype, &bytes),
         })
+    }
+
+    /// Checks that every element of the view lies inside its storage, with overflow-checked
+    /// index arithmetic; returns the view's element count and size in bytes.
+    fn check_view(
+        &self,
+        key: &str,
+        tensor: &TensorRef,
+        dtype: DType,
+    ) -> Result<(usize, usize), WeightsError> {
+        let s = &tensor.storage;
+        let past_storage = || {
+            self.key_error(
+                key,
+                format!(
+                    "view (offset {}, shape {:?}, stride {:?}) reaches past its storage of {} elements",
+                    tensor.offset, tensor.shape, tensor.stride, s.numel
+                ),
+            )
+        };
+        let too_big = || {
+            self.key_error(
+                key,
+                format!("shape {:?} has too many elements to hold", tensor.shape),
+            )
+        };
+        let numel = checked_numel(&tensor.shape).ok_or_else(too_big)?;
+        let bytes = dtype.checked_bytes(numel).ok_or_else(too_big)?;
+        if numel == 0 {
+            return Ok((0, 0));
+        }
+        let last = tensor
+            .shape
+            .iter()
+            .zip(&tensor.stride)
+            .try_fold(tensor.offset, |acc, (&n, &st)| {
+                (n - 1).checked_mul(st).and_then(|d| acc.checked_add(d))
+            })
+            .ok_or_else(past_storage)?;
+        if last >= s.numel {
+            return Err(past_storage());
+        }
+        Ok((numel, bytes))
     }
 
     fn key_error(&self, key: &str, message: String) -> WeightsError {
@@ -288,64 +379,127 @@ fn gather(storage: &[u8], size: usize, tensor: &TensorRef) -> Vec<u8> {
     out
 }
 
-fn open_archive(path: &Path) -> Result<ZipArchive<BufReader<File>>, WeightsError> {
-    let mut file = File::open(path).map_err(|source| WeightsError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut head = [0u8; 4];
-    let head_len = file.read(&mut head).map_err(|source| WeightsError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if head_len == 4 && head == LEGACY_TORCH_MAGIC {
-        return Err(format_error(
+/// The dtype of a storage, or why it cannot be decoded.
+fn storage_dtype(s: &StorageRef) -> Result<DType, String> {
+    s.dtype
+        .ok_or_else(|| format!("storage type torch.{} is not supported", s.storage_type))
+}
+
+/// An open `torch.save` zip, with the file size every entry's claimed size is checked against.
+struct Archive<'p> {
+    zip: ZipArchive<BufReader<File>>,
+    path: &'p Path,
+    file_len: u64,
+}
+
+impl<'p> Archive<'p> {
+    fn open(path: &'p Path) -> Result<Self, WeightsError> {
+        let io_err = |source| WeightsError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = File::open(path).map_err(io_err)?;
+        let file_len = file.metadata().map_err(io_err)?.len();
+        let mut head = [0u8; 4];
+        let head_len = file.read(&mut head).map_err(io_err)?;
+        if head_len == 4 && head == LEGACY_TORCH_MAGIC {
+            return Err(format_error(
+                path,
+                "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6".into(),
+            ));
+        }
+        let file = File::open(path).map_err(io_err)?;
+        let zip = ZipArchive::new(BufReader::new(file)).map_err(|e| {
+            format_error(
+                path,
+                format!(
+                    "not a readable PyTorch zip checkpoint (the file may be truncated or corrupt): {e}"
+                ),
+            )
+        })?;
+        Ok(Archive {
+            zip,
             path,
-            "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6".into(),
-        ));
+            file_len,
+        })
     }
-    let file = File::open(path).map_err(|source| WeightsError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    ZipArchive::new(BufReader::new(file)).map_err(|e| {
-        format_error(
-            path,
-            format!(
-                "not a readable PyTorch zip checkpoint (the file may be truncated or corrupt): {e}"
-            ),
-        )
-    })
+
+    /// The uncompressed size the archive claims for entry `name`.
+    fn entry_len(&mut self, name: &str) -> Result<u64, WeightsError> {
+        let path = self.path;
+        match self.zip.by_name(name) {
+            Ok(entry) => Ok(entry.size()),
+            Err(e) => Err(entry_error(path, name, e)),
+        }
+    }
+
+    fn read(&mut self, name: &str) -> Result<Vec<u8>, WeightsError> {
+        self.read_opt(name)?
+            .ok_or_else(|| format_error(self.path, format!("archive entry `{name}` is missing")))
+    }
+
+    /// Reads a whole entry, refusing sizes the file cannot hold before allocating; the zip
+    /// reader checks its CRC at the end, catching corrupt data.
+    fn read_opt(&mut self, name: &str) -> Result<Option<Vec<u8>>, WeightsError> {
+        let (path, file_len) = (self.path, self.file_len);
+        let entry = match self.zip.by_name(name) {
+            Ok(entry) => entry,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(entry_error(path, name, e)),
+        };
+        let declared = entry.size();
+        let (limit, why) = size_limit(entry.compression(), entry.compressed_size(), file_len);
+        if declared > limit {
+            let message = format!(
+                "archive entry `{name}` claims {declared} bytes, more than {why} ({limit})"
+            );
+            return Err(format_error(path, message));
+        }
+        let unreadable = |e: std::io::Error| {
+            format_error(
+                path,
+                format!("archive entry `{name}` is unreadable (truncated or corrupt file?): {e}"),
+            )
+        };
+        // At most the file's size (inflated data grows the buffer as it arrives).
+        let mut bytes = try_buffer(declared.min(file_len)).ok_or_else(|| {
+            let message =
+                format!("archive entry `{name}` ({declared} bytes) does not fit in memory");
+            format_error(path, message)
+        })?;
+        // One byte past the claim: a longer entry shows up, and the reader reaches the end
+        // of the entry, where it verifies the CRC.
+        entry
+            .take(declared.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() as u64 != declared {
+            let message = format!(
+                "archive entry `{name}` holds {} bytes, its header claims {declared}",
+                bytes.len()
+            );
+            return Err(format_error(path, message));
+        }
+        Ok(Some(bytes))
+    }
 }
 
-fn read_entry(
-    archive: &mut ZipArchive<BufReader<File>>,
-    path: &Path,
-    name: &str,
-) -> Result<Vec<u8>, WeightsError> {
-    read_entry_opt(archive, path, name)?
-        .ok_or_else(|| format_error(path, format!("archive entry `{name}` is missing")))
+/// The most bytes an entry can honestly decompress to, and why.
+fn size_limit(method: CompressionMethod, compressed: u64, file_len: u64) -> (u64, &'static str) {
+    if method == CompressionMethod::Stored {
+        (file_len, "the size of the whole file")
+    } else {
+        let limit = compressed.min(file_len).saturating_mul(MAX_DEFLATE_RATIO);
+        (limit, "the best ratio deflate achieves")
+    }
 }
 
-/// Reads a whole entry; the zip reader checks its CRC at the end, catching corrupt data.
-fn read_entry_opt(
-    archive: &mut ZipArchive<BufReader<File>>,
-    path: &Path,
-    name: &str,
-) -> Result<Option<Vec<u8>>, WeightsError> {
-    let mut entry = match archive.by_name(name) {
-        Ok(entry) => entry,
-        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(format_error(path, format!("archive entry `{name}`: {e}"))),
+fn entry_error(path: &Path, name: &str, e: zip::result::ZipError) -> WeightsError {
+    let message = match e {
+        zip::result::ZipError::FileNotFound => format!("archive entry `{name}` is missing"),
+        e => format!("archive entry `{name}`: {e}"),
     };
-    let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-    entry.read_to_end(&mut bytes).map_err(|e| {
-        format_error(
-            path,
-            format!("archive entry `{name}` is unreadable (truncated or corrupt file?): {e}"),
-        )
-    })?;
-    Ok(Some(bytes))
+    format_error(path, message)
 }
 
 fn format_error(path: &Path, message: String) -> WeightsError {
