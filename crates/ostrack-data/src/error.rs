@@ -64,20 +64,8 @@ pub(crate) fn read_text(path: &Path) -> Result<String, DataError> {
     std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))
 }
 
-/// Writes a file atomically: a temporary file in the same directory, then a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        DataError::io(path, e)
-    })
+impl From<ostrack_atomic::Error> for DataError {
+    fn from(e: ostrack_atomic::Error) -> Self {
+        Self::io(&e.path, e.source)
+    }
 }

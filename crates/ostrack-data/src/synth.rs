@@ -14,7 +14,9 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
 use crate::decode::encode_jpeg;
-use crate::error::{DataError, write_atomic};
+use ostrack_atomic::Durability;
+
+use crate::error::DataError;
 use crate::image::RgbImage;
 
 /// Which layout to write.
@@ -427,7 +429,11 @@ fn sequence_rng(seed: u64, split: u64, index: usize) -> StdRng {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), DataError> {
-    write_atomic(path, text.as_bytes())
+    Ok(ostrack_atomic::write(
+        path,
+        text.as_bytes(),
+        Durability::Renamed,
+    )?)
 }
 
 fn create_dir(path: &Path) -> Result<(), DataError> {
@@ -449,7 +455,7 @@ fn write_frames(
     (0..scene.object.len()).into_par_iter().try_for_each(|t| {
         let path = dir.join(name(t));
         let jpeg = encode_jpeg(&scene.render(t), quality).map_err(|e| DataError::file(&path, e))?;
-        write_atomic(&path, &jpeg)
+        Ok(ostrack_atomic::write(&path, &jpeg, Durability::Renamed)?)
     })
 }
 

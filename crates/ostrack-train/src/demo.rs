@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ostrack_atomic::Durability;
 use ostrack_config::ExperimentConfig;
 use ostrack_data::{SynthFormat, SynthOptions};
 
@@ -101,7 +102,8 @@ pub fn demo_options(
     let output_dir = output_dir.into();
     std::fs::create_dir_all(&output_dir).map_err(|e| TrainError::io(&output_dir, e))?;
     let config = output_dir.join(format!("{DEMO_NAME}.yaml"));
-    std::fs::write(&config, DEMO_YAML).map_err(|e| TrainError::io(&config, e))?;
+    ostrack_atomic::write(&config, DEMO_YAML.as_bytes(), Durability::Renamed)
+        .map_err(|e| TrainError::io(&e.path, e.source))?;
     Ok(TrainOptions {
         data_settings: Some(ensure_synthetic_data(&cache_dir(cache), echo)?),
         checkpoint_every: Some(1),

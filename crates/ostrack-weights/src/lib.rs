@@ -17,7 +17,6 @@
 //! or an abort. `tests/hostile_files.rs` holds crafted attacks, `tests/fuzz_parsers.rs` a
 //! mutation fuzzer over all formats.
 
-mod atomic;
 mod bicubic;
 mod bounded;
 mod burnpack_file;

@@ -9,10 +9,10 @@ use std::path::Path;
 use safetensors::SafeTensors;
 use safetensors::tensor::TensorView;
 
-use crate::atomic::write_bytes_atomically;
 use crate::bounded::try_buffer;
 use crate::dtype_codec::{check_byte_len, decode_values, encode_values};
 use crate::{DType, HostTensor, StateDict, WeightsError};
+use ostrack_atomic::Durability;
 
 /// Reads every tensor of a safetensors file, in the file's data order.
 pub fn read_safetensors(path: impl AsRef<Path>) -> Result<StateDict, WeightsError> {
@@ -113,5 +113,5 @@ pub fn write_safetensors(path: impl AsRef<Path>, state: &StateDict) -> Result<()
             path: path.to_path_buf(),
             message: format!("serialising safetensors: {e}"),
         })?;
-    write_bytes_atomically(path, &bytes)
+    Ok(ostrack_atomic::write(path, &bytes, Durability::Synced)?)
 }

@@ -175,3 +175,12 @@ pub enum WeightsError {
     #[error("key `{key}`: {message}")]
     Tensor { key: String, message: String },
 }
+
+impl From<ostrack_atomic::Error> for WeightsError {
+    fn from(e: ostrack_atomic::Error) -> Self {
+        Self::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

@@ -1,13 +1,13 @@
 //! Writing a state dict as `torch.save(OrderedDict)` would, so PyTorch users can
 //! `model.load_state_dict(torch.load(path))` our exports.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use ostrack_atomic::{Durability, PendingFile};
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
-use crate::atomic::write_atomically;
 use crate::dtype_codec::encode_values;
 use crate::pickle::{PickledTensor, pickle_state_dict};
 use crate::{StateDict, WeightsError};
@@ -59,8 +59,10 @@ pub fn write_torch_state_dict(
         source,
     };
 
-    write_atomically(path, |out| {
-        let mut zip = ZipWriter::new(out);
+    // Checkpoints are expensive to lose: synced before and after the rename.
+    let mut pending = PendingFile::new(path)?;
+    {
+        let mut zip = ZipWriter::new(BufWriter::new(pending.file()));
         let mut add = |name: String, bytes: &[u8]| -> Result<(), WeightsError> {
             let options = SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Stored)
@@ -78,7 +80,8 @@ pub fn write_torch_state_dict(
             )?;
         }
         add(format!("{root}/version"), b"3\n")?;
-        zip.finish().map_err(zip_err)?;
-        Ok(())
-    })
+        let mut out = zip.finish().map_err(zip_err)?;
+        out.flush().map_err(io_err)?;
+    }
+    Ok(pending.commit(Durability::Synced)?)
 }
