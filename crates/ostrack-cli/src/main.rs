@@ -25,7 +25,13 @@ fn main() -> ExitCode {
              please report it with this command line and the files it read."
         );
     }));
-    match catch_unwind(AssertUnwindSafe(|| run(cli))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        // Test hook: the handler above is checked by making a command panic on purpose.
+        if std::env::var_os("OSTRACK_TEST_PANIC").is_some() {
+            panic!("OSTRACK_TEST_PANIC is set");
+        }
+        run(cli)
+    })) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("error: {e:#}");
