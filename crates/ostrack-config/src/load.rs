@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use crate::schema::{CeTemplateRange, ExperimentConfig};
+use crate::schema::ExperimentConfig;
 use crate::untrusted::{check_yaml_mapping, read_yaml_text};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,12 +97,6 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
         }
     }
     let bb = &cfg.model.backbone;
-    if bb.kind != "vit_base_patch16_224" && bb.kind != "vit_base_patch16_224_ce" {
-        return Err(invalid(format!(
-            "MODEL.BACKBONE.TYPE is `{}`; expected vit_base_patch16_224 or vit_base_patch16_224_ce",
-            bb.kind
-        )));
-    }
     if bb.stride != bb.patch_size {
         return Err(invalid(format!(
             "MODEL.BACKBONE.STRIDE ({}) must equal the patch size ({})",
@@ -127,22 +121,10 @@ fn validated(cfg: ExperimentConfig, origin: &Path) -> Result<ExperimentConfig, C
             "MODEL.BACKBONE.CE_KEEP_RATIO contains {r}; expected 0 < r <= 1"
         )));
     }
-    if CeTemplateRange::parse(&bb.ce_template_range).is_none() {
-        return Err(invalid(format!(
-            "MODEL.BACKBONE.CE_TEMPLATE_RANGE is `{}`; expected ALL, CTR_POINT, CTR_REC or GT_BOX",
-            bb.ce_template_range
-        )));
-    }
     if bb.embed_dim == 0 || bb.num_heads == 0 || !bb.embed_dim.is_multiple_of(bb.num_heads) {
         return Err(invalid(format!(
             "MODEL.BACKBONE.EMBED_DIM ({}) must be a positive multiple of NUM_HEADS ({})",
             bb.embed_dim, bb.num_heads
-        )));
-    }
-    if cfg.model.head.kind != "CENTER" {
-        return Err(invalid(format!(
-            "MODEL.HEAD.TYPE is `{}`; only CENTER is supported",
-            cfg.model.head.kind
         )));
     }
     if cfg.model.head.num_channels < 8 || !cfg.model.head.num_channels.is_multiple_of(8) {

@@ -49,7 +49,7 @@ impl Default for ModelSection {
 pub struct BackboneSection {
     /// `vit_base_patch16_224` (plain ViT) or `vit_base_patch16_224_ce` (candidate elimination).
     #[serde(rename = "TYPE")]
-    pub kind: String,
+    pub kind: BackboneType,
     /// Patch-embedding stride; must equal the patch size.
     pub stride: usize,
     /// 0-based block indices that eliminate candidates.
@@ -57,7 +57,7 @@ pub struct BackboneSection {
     /// Keep ratio of each CE block, in `CE_LOC` order.
     pub ce_keep_ratio: Vec<f64>,
     /// `CTR_POINT`, `CTR_REC`, `ALL` or `GT_BOX`.
-    pub ce_template_range: String,
+    pub ce_template_range: CeTemplateRange,
     /// Ignored (as in the original).
     pub mid_pe: bool,
     /// Ignored (as in the original).
@@ -88,11 +88,11 @@ pub struct BackboneSection {
 impl Default for BackboneSection {
     fn default() -> Self {
         Self {
-            kind: "vit_base_patch16_224".into(),
+            kind: BackboneType::Vit,
             stride: 16,
             ce_loc: vec![],
             ce_keep_ratio: vec![],
-            ce_template_range: "ALL".into(),
+            ce_template_range: CeTemplateRange::All,
             mid_pe: false,
             sep_seg: false,
             cat_mode: "direct".into(),
@@ -114,14 +114,14 @@ impl Default for BackboneSection {
 pub struct HeadSection {
     /// Only `CENTER` is supported (the only head the official configs use).
     #[serde(rename = "TYPE")]
-    pub kind: String,
+    pub kind: HeadType,
     pub num_channels: usize,
 }
 
 impl Default for HeadSection {
     fn default() -> Self {
         Self {
-            kind: "CENTER".into(),
+            kind: HeadType::Center,
             num_channels: 256,
         }
     }
@@ -136,7 +136,7 @@ pub struct TrainSection {
     pub lr_drop_epoch: usize,
     pub batch_size: usize,
     pub num_worker: usize,
-    pub optimizer: String,
+    pub optimizer: Optimizer,
     pub backbone_multiplier: f64,
     pub giou_weight: f64,
     pub l1_weight: f64,
@@ -161,7 +161,7 @@ impl Default for TrainSection {
             lr_drop_epoch: 400,
             batch_size: 16,
             num_worker: 8,
-            optimizer: "ADAMW".into(),
+            optimizer: Optimizer::AdamW,
             backbone_multiplier: 0.1,
             giou_weight: 2.0,
             l1_weight: 5.0,
@@ -183,7 +183,7 @@ impl Default for TrainSection {
 pub struct SchedulerSection {
     /// `step` (StepLR, the only one the configs use).
     #[serde(rename = "TYPE")]
-    pub kind: String,
+    pub kind: SchedulerType,
     /// Ignored: the original's StepLR always uses gamma 0.1.
     pub decay_rate: f64,
 }
@@ -191,7 +191,7 @@ pub struct SchedulerSection {
 impl Default for SchedulerSection {
     fn default() -> Self {
         Self {
-            kind: "step".into(),
+            kind: SchedulerType::Step,
             decay_rate: 0.1,
         }
     }
@@ -200,7 +200,7 @@ impl Default for SchedulerSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct DataSection {
-    pub sampler_mode: String,
+    pub sampler_mode: SamplerMode,
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
     pub max_sample_interval: usize,
@@ -213,7 +213,7 @@ pub struct DataSection {
 impl Default for DataSection {
     fn default() -> Self {
         Self {
-            sampler_mode: "causal".into(),
+            sampler_mode: SamplerMode::Causal,
             mean: vec![0.485, 0.456, 0.406],
             std: vec![0.229, 0.224, 0.225],
             max_sample_interval: 200,
@@ -297,8 +297,21 @@ impl Default for TestSection {
     }
 }
 
-/// Which template tokens score the search tokens in a CE block (spec §1.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `MODEL.BACKBONE.TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackboneType {
+    /// `vit_base_patch16_224`: the plain ViT.
+    #[serde(rename = "vit_base_patch16_224")]
+    Vit,
+    /// `vit_base_patch16_224_ce`: the ViT with candidate elimination.
+    #[serde(rename = "vit_base_patch16_224_ce")]
+    VitCe,
+}
+
+/// `MODEL.BACKBONE.CE_TEMPLATE_RANGE`: which template tokens score the search tokens in CE
+/// blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CeTemplateRange {
     /// All template rows (no mask).
     All,
@@ -311,20 +324,48 @@ pub enum CeTemplateRange {
 }
 
 impl CeTemplateRange {
+    /// The variant for its config name (`ALL`, `CTR_POINT`, ...), by the same serde names the
+    /// config files use.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ALL" => Some(Self::All),
-            "CTR_POINT" => Some(Self::CtrPoint),
-            "CTR_REC" => Some(Self::CtrRec),
-            "GT_BOX" => Some(Self::GtBox),
-            _ => None,
-        }
+        use serde::de::IntoDeserializer;
+        let name: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            s.into_deserializer();
+        Self::deserialize(name).ok()
     }
+}
+
+/// `MODEL.HEAD.TYPE`: only the center head exists in OSTrack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeadType {
+    #[serde(rename = "CENTER")]
+    Center,
+}
+
+/// `TRAIN.OPTIMIZER`: the original builds AdamW and raises on anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Optimizer {
+    #[serde(rename = "ADAMW")]
+    AdamW,
+}
+
+/// `TRAIN.SCHEDULER.TYPE`: StepLR (the original's `Mstep` is not implemented here, and no
+/// official config uses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchedulerType {
+    #[serde(rename = "step")]
+    Step,
+}
+
+/// `DATA.SAMPLER_MODE`: the original's causal sampler (the only mode OSTrack trains with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SamplerMode {
+    #[serde(rename = "causal")]
+    Causal,
 }
 
 impl BackboneSection {
     /// Whether the backbone is the candidate-elimination variant.
     pub fn is_ce(&self) -> bool {
-        self.kind.ends_with("_ce")
+        self.kind == BackboneType::VitCe
     }
 }

@@ -96,3 +96,45 @@ fn wrong_type_names_the_key() {
     let err = parse_config_yaml("TRAIN:\n  LR: fast\n", Path::new("t.yaml")).unwrap_err();
     assert!(err.to_string().contains("TRAIN.LR"), "{err}");
 }
+
+/// Enum-valued keys are parsed once, at load: a value outside the set names the file, the key
+/// and the values it could have been.
+#[test]
+fn unknown_enum_values_name_the_key_and_the_choices() {
+    for (yaml, key, choice) in [
+        (
+            "MODEL:\n  BACKBONE:\n    TYPE: vit_large\n",
+            "MODEL.BACKBONE.TYPE",
+            "vit_base_patch16_224_ce",
+        ),
+        (
+            "MODEL:\n  BACKBONE:\n    CE_TEMPLATE_RANGE: CENTRE\n",
+            "MODEL.BACKBONE.CE_TEMPLATE_RANGE",
+            "CTR_POINT",
+        ),
+        (
+            "MODEL:\n  HEAD:\n    TYPE: CORNER\n",
+            "MODEL.HEAD.TYPE",
+            "CENTER",
+        ),
+        ("TRAIN:\n  OPTIMIZER: SGD\n", "TRAIN.OPTIMIZER", "ADAMW"),
+        (
+            "TRAIN:\n  SCHEDULER:\n    TYPE: Mstep\n",
+            "TRAIN.SCHEDULER.TYPE",
+            "step",
+        ),
+        (
+            "DATA:\n  SAMPLER_MODE: trident_pro\n",
+            "DATA.SAMPLER_MODE",
+            "causal",
+        ),
+    ] {
+        let err = parse_config_yaml(yaml, Path::new("e.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("e.yaml") && err.contains(key) && err.contains(choice),
+            "{yaml}: {err}"
+        );
+    }
+}

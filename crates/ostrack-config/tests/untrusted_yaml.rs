@@ -135,7 +135,7 @@ fn ordinary_configs_still_load() {
         "# comment\nMODEL:\n  BACKBONE:\n    TYPE: vit_base_patch16_224\n",
     );
     let cfg = load_config(&file.path).unwrap();
-    assert_eq!(cfg.model.backbone.kind, "vit_base_patch16_224");
+    assert_eq!(cfg.model.backbone.kind, ostrack_config::BackboneType::Vit);
     let anchors = "DATA:\n  TRAIN: &mix\n    DATASETS_NAME: [GOT10K_train_full]\n    \
                    DATASETS_RATIO: [1]\n  VAL: *mix\n";
     let file = TempFile::new("anchors.yaml", anchors);

@@ -167,12 +167,6 @@ impl LoaderSetup {
                 mix.datasets_ratio
             )));
         }
-        if cfg.data.sampler_mode != "causal" {
-            return Err(DataError::setup(format!(
-                "DATA.SAMPLER_MODE is `{}`; only `causal` (the official setting) is implemented",
-                cfg.data.sampler_mode
-            )));
-        }
         if cfg.data.template.number != 1 || cfg.data.search.number != 1 {
             return Err(DataError::setup(
                 "DATA.TEMPLATE.NUMBER and DATA.SEARCH.NUMBER must be 1 (as in every official config)",

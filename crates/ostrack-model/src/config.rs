@@ -42,9 +42,7 @@ impl OSTrackConfig {
             candidate_elimination: ce,
             ce_loc: if ce { bb.ce_loc.clone() } else { vec![] },
             ce_keep_ratio: if ce { bb.ce_keep_ratio.clone() } else { vec![] },
-            // Validated at config load.
-            ce_template_range: CeTemplateRange::parse(&bb.ce_template_range)
-                .unwrap_or(CeTemplateRange::All),
+            ce_template_range: bb.ce_template_range,
             head_channels: cfg.model.head.num_channels,
             drop_path_rate: cfg.train.drop_path_rate,
         }

@@ -173,10 +173,6 @@ pub fn prepare_experiment(opts: &TrainOptions) -> Result<Experiment, TrainError>
     Ok(Experiment { name, cfg, roots })
 }
 
-fn ce_range(cfg: &ExperimentConfig) -> CeTemplateRange {
-    CeTemplateRange::parse(&cfg.model.backbone.ce_template_range).unwrap_or(CeTemplateRange::All)
-}
-
 /// The keep rate the original passes for 1-based `epoch` (`None` = no elimination).
 pub fn keep_rate_for_epoch(cfg: &ExperimentConfig, epoch: usize) -> Option<f64> {
     let bb = &cfg.model.backbone;
@@ -354,7 +350,7 @@ pub fn run_training(opts: &TrainOptions, devices: &[Device]) -> Result<TrainSumm
         .map_or(total_epochs, |m| m.min(total_epochs));
     let checkpoint_every = opts.checkpoint_every;
     let settings = StepSettings::from_config(cfg);
-    let range = ce_range(cfg);
+    let range = cfg.model.backbone.ce_template_range;
     let stride = cfg.model.backbone.stride;
     let steps_this_run = |g: u64, start: u64| g - start;
     let start_global = global_step;

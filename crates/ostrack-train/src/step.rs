@@ -37,8 +37,7 @@ impl TrainBatch {
     ) -> Result<Self, TrainError> {
         let (t, s) = (cfg.data.template.size, cfg.data.search.size);
         let stride = cfg.model.backbone.stride;
-        let range = CeTemplateRange::parse(&cfg.model.backbone.ce_template_range)
-            .unwrap_or(CeTemplateRange::All);
+        let range = cfg.model.backbone.ce_template_range;
         let search_anno: Vec<[f32; 4]> = (0..batch)
             .map(|i| [0.4 + 0.01 * i as f32, 0.42, 0.2, 0.18])
             .collect();
