@@ -5,7 +5,7 @@
 //! check's time limit bounds that case.) Runs where the build has the wgpu backend
 //! (`--features ostrack-cli/wgpu`, as CI's GPU-path step); a Flex-only build has nothing to try.
 
-use ostrack_cli::device::{available_backends, device_from_name};
+use ostrack_cli::device::{Backend, available_backends, device_for};
 
 #[test]
 fn a_gpu_backend_without_a_driver_is_a_clear_error() {
@@ -20,7 +20,7 @@ fn a_gpu_backend_without_a_driver_is_a_clear_error() {
         std::env::set_var("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json");
         std::env::set_var("OSTRACK_BACKEND_START_TIMEOUT", "20");
     }
-    let err = match device_from_name("wgpu") {
+    let err = match device_for(Backend::Wgpu) {
         Ok(device) => panic!("{device:?} started without a Vulkan driver"),
         Err(e) => format!("{e:#}"),
     };

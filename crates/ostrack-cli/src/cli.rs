@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::device::device_from_name;
+use ostrack_eval::{DatasetId, Preset};
+
+use crate::device::{Backend, device_for};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,9 +17,9 @@ use crate::device::device_from_name;
     about = "OSTrack in pure Rust: train, track, evaluate"
 )]
 pub struct Cli {
-    /// Compute backend: auto, flex (CPU), wgpu, vulkan, cuda (only those compiled in).
-    #[arg(long, global = true, default_value = "auto")]
-    pub backend: String,
+    /// Compute backend (only those compiled in can start).
+    #[arg(long, global = true, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -141,7 +143,7 @@ pub struct ConvertArgs {
 pub struct AnalyzeArgs {
     /// got10k-val, lasot, lasot-ext, otb, uav123, nfs, tnl2k, custom.
     #[arg(long)]
-    pub dataset: String,
+    pub dataset: DatasetId,
     #[arg(long)]
     pub data_root: PathBuf,
     /// One folder per tracker (several folders of one tracker = several runs).
@@ -149,7 +151,7 @@ pub struct AnalyzeArgs {
     pub results: Vec<PathBuf>,
     /// got10k, pytracking, lasot-official, trackingnet, otb (default: the dataset's own).
     #[arg(long)]
-    pub preset: Option<String>,
+    pub preset: Option<Preset>,
     /// Folder for success/precision plots (PNG and SVG).
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -161,10 +163,18 @@ pub struct AnalyzeArgs {
     pub per_sequence: bool,
 }
 
+/// Benchmark servers that take result packs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackServer {
+    Got10k,
+    Trackingnet,
+}
+
 #[derive(Debug, Args)]
 pub struct PackArgs {
-    /// got10k or trackingnet.
-    pub server: String,
+    /// The evaluation server the pack is for.
+    #[arg(value_enum)]
+    pub server: PackServer,
     #[arg(long)]
     pub results: PathBuf,
     #[arg(long)]
@@ -174,7 +184,7 @@ pub struct PackArgs {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Parity(a) => {
-            let device = device_from_name(&cli.backend)?;
+            let device = device_for(cli.backend)?;
             let report = ostrack_testkit::parity::run_model_parity_with_weights(
                 &a.fixture,
                 a.weights.as_deref(),
@@ -195,7 +205,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Profile(a) if a.train => {
-            let device = device_from_name(&cli.backend)?;
+            let device = device_for(cli.backend)?;
             let report = crate::profile::run_train_profile(
                 &a.config,
                 a.batch,
@@ -212,7 +222,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Profile(a) => {
-            let device = device_from_name(&cli.backend)?;
+            let device = device_for(cli.backend)?;
             let opts = crate::profile::ProfileOptions {
                 config: &a.config,
                 runs: a.runs,
@@ -234,7 +244,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(ImportCommand::Mae(a)) => {
-            let device = device_from_name(&cli.backend)?;
+            let device = device_for(cli.backend)?;
             let s = crate::weights_cmd::import_mae(
                 &a.input,
                 a.prefix.as_deref(),
@@ -257,17 +267,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(a) => crate::eval_cmd::analyze(&a),
-        Command::Train(a) => crate::train_cmd::train(&a, &cli.backend),
-        Command::Track(a) => crate::track_cmd::track(&a, &device_from_name(&cli.backend)?),
-        Command::Test(a) => crate::track_cmd::test(&a, &device_from_name(&cli.backend)?),
+        Command::Train(a) => crate::train_cmd::train(&a, cli.backend),
+        Command::Track(a) => crate::track_cmd::track(&a, &device_for(cli.backend)?),
+        Command::Test(a) => crate::track_cmd::test(&a, &device_for(cli.backend)?),
         Command::Data(DataCommand::Check(a)) => crate::data_cmd::check(&a),
         Command::Synth(a) => crate::data_cmd::synth(&a),
         Command::Bench(BenchCommand::Data(a)) => crate::data_cmd::bench_data(&a),
         Command::Pack(a) => {
-            let summary = match a.server.as_str() {
-                "got10k" => ostrack_eval::pack_got10k(&a.results, &a.output, None)?,
-                "trackingnet" => ostrack_eval::pack_trackingnet(&a.results, &a.output, None)?,
-                other => bail!("unknown server `{other}`; expected got10k or trackingnet"),
+            let summary = match a.server {
+                PackServer::Got10k => ostrack_eval::pack_got10k(&a.results, &a.output, None)?,
+                PackServer::Trackingnet => {
+                    ostrack_eval::pack_trackingnet(&a.results, &a.output, None)?
+                }
             };
             println!(
                 "wrote {} ({} sequences, {} files)",

@@ -75,7 +75,7 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
     /// got10k, lasot, trackingnet, coco or custom.
     #[arg(long, requires = "root")]
-    pub dataset: Option<String>,
+    pub dataset: Option<DatasetKind>,
     /// The dataset's folder (for got10k: the `train` folder holding list.txt).
     #[arg(long)]
     pub root: Option<PathBuf>,
@@ -90,7 +90,7 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
     let opts = DoctorOptions { deep: a.deep };
     let report = match (&a.config, &a.dataset, &a.root) {
         (Some(config), _, _) => check_config(&load_config(config)?, &a.roots.resolve()?, opts),
-        (None, Some(kind), Some(root)) => check_dataset(DatasetKind::parse(kind)?, root, opts),
+        (None, Some(kind), Some(root)) => check_dataset(*kind, root, opts),
         _ => bail!("give either --config CONFIG or --dataset NAME --root DIR"),
     };
     println!("{report}");
@@ -105,7 +105,7 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
 pub struct SynthArgs {
     /// got10k, lasot, trackingnet or custom.
     #[arg(long)]
-    pub format: String,
+    pub format: SynthFormat,
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long, default_value_t = SynthOptions::default().sequences)]
@@ -133,7 +133,7 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
         seed: a.seed,
         ..SynthOptions::default()
     };
-    let summary = synth::generate(SynthFormat::parse(&a.format)?, &a.out, &opts)?;
+    let summary = synth::generate(a.format, &a.out, &opts)?;
     println!(
         "wrote {} frames; dataset root: {}",
         summary.frames,
@@ -147,7 +147,7 @@ pub struct BenchDataArgs {
     #[arg(long)]
     pub config: PathBuf,
     #[arg(long, default_value = "got10k")]
-    pub dataset: String,
+    pub dataset: DatasetKind,
     /// The dataset folder; with `--synth DIR` it defaults to a synthetic set written there.
     #[arg(long)]
     pub root: Option<PathBuf>,
@@ -175,7 +175,7 @@ pub fn bench_data(a: &BenchDataArgs) -> Result<ExitCode> {
         threads: a.threads,
         seed: a.seed,
     };
-    let report = bench::run(&cfg, DatasetKind::parse(&a.dataset)?, &root, &opts)?;
+    let report = bench::run(&cfg, a.dataset, &root, &opts)?;
     println!("{report}");
     Ok(ExitCode::SUCCESS)
 }

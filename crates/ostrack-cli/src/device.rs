@@ -6,6 +6,33 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use burn::prelude::{Device, Tensor};
 
+/// `--backend`: which compute backend runs the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The first backend compiled in, GPU first.
+    Auto,
+    /// CPU, pure Rust.
+    Flex,
+    /// GPU through wgpu (WGSL kernels; also Mesa's software Vulkan).
+    Wgpu,
+    /// GPU through Vulkan (SPIR-V kernels).
+    Vulkan,
+    /// NVIDIA GPU through CUDA.
+    Cuda,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Flex => "flex",
+            Self::Wgpu => "wgpu",
+            Self::Vulkan => "vulkan",
+            Self::Cuda => "cuda",
+        }
+    }
+}
+
 /// Backends compiled into this binary, in preference order.
 pub fn available_backends() -> Vec<&'static str> {
     let mut v = Vec::new();
@@ -24,9 +51,11 @@ pub fn available_backends() -> Vec<&'static str> {
     v
 }
 
-/// The device for a backend name (`auto` = the first compiled-in backend), started and checked:
-/// a backend that cannot start (no driver, no adapter, no `libcuda`) is an error here.
-pub fn device_from_name(name: &str) -> Result<Device> {
+/// The device of a backend (`auto` = the first compiled-in backend), started and checked: a
+/// backend that is not compiled in or cannot start (no driver, no adapter, no `libcuda`) is an
+/// error here.
+pub fn device_for(backend: Backend) -> Result<Device> {
+    let name = backend.name();
     let name = if name == "auto" {
         match available_backends().first() {
             Some(n) => *n,

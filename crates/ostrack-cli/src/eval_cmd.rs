@@ -3,13 +3,12 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use ostrack_eval::{AnalyzeRequest, DatasetId, Preset, TrackerRuns};
+use ostrack_eval::{AnalyzeRequest, TrackerRuns};
 
 use crate::cli::AnalyzeArgs;
 
 pub fn analyze(a: &AnalyzeArgs) -> Result<ExitCode> {
-    let dataset: DatasetId = a.dataset.parse()?;
-    let preset = a.preset.as_deref().map(str::parse::<Preset>).transpose()?;
+    let (dataset, preset) = (a.dataset, a.preset);
     let trackers = a.results.iter().map(TrackerRuns::from_dir).collect();
     let report = ostrack_eval::analyze(&AnalyzeRequest {
         dataset,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use burn::prelude::Device;
 use clap::Args;
+use ostrack_eval::DatasetId;
 use ostrack_track::{SaveAnnotated, TestOptions, TrackOptions, parse_init, run_test, run_track};
 
 #[derive(Debug, Args)]
@@ -79,7 +80,7 @@ pub struct TestArgs {
     pub weights: PathBuf,
     /// got10k-val, got10k-test, lasot, lasot-ext, trackingnet, otb, uav123, nfs, tnl2k, custom.
     #[arg(long)]
-    pub dataset: String,
+    pub dataset: DatasetId,
     #[arg(long)]
     pub data_root: PathBuf,
     /// The original's results_path; files go to `<results>/ostrack/<config name>/`.
@@ -97,7 +98,7 @@ pub fn test(a: &TestArgs, device: &Device) -> Result<ExitCode> {
     let opts = TestOptions {
         config: a.config.clone(),
         weights: a.weights.clone(),
-        dataset: a.dataset.parse()?,
+        dataset: a.dataset,
         data_root: a.data_root.clone(),
         results_root: a.results.clone(),
         threads: a.threads,

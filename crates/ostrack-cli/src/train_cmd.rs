@@ -11,7 +11,7 @@ use ostrack_train::demo::demo_options;
 use ostrack_train::{ConfigSource, ResumeMode, TrainOptions, run_training};
 
 use crate::demo::run_demo;
-use crate::device::device_from_name;
+use crate::device::{Backend, device_for};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -53,11 +53,11 @@ pub struct TrainArgs {
     pub loader_threads: usize,
     /// Data-parallel devices, comma separated backend names (e.g. `flex,flex` or
     /// `vulkan,vulkan`); the batch is split evenly and gradients are averaged.
-    #[arg(long, value_delimiter = ',')]
-    pub devices: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub devices: Vec<Backend>,
 }
 
-pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
+pub fn train(a: &TrainArgs, backend: Backend) -> Result<ExitCode> {
     let mut opts = match &a.config {
         Some(config) => TrainOptions::new(ConfigSource::File(config.clone()), a.output.clone()),
         None => demo_options(a.output.clone(), None, true)?,
@@ -84,11 +84,11 @@ pub fn train(a: &TrainArgs, backend: &str) -> Result<ExitCode> {
     opts.loader_threads = a.loader_threads;
     opts.echo = true;
     let devices: Vec<Device> = if a.devices.is_empty() {
-        vec![device_from_name(backend)?]
+        vec![device_for(backend)?]
     } else {
         a.devices
             .iter()
-            .map(|d| device_from_name(d))
+            .map(|&d| device_for(d))
             .collect::<Result<_>>()?
     };
     let (summary, held_out) = if a.config.is_some() {

@@ -42,6 +42,14 @@ impl SynthFormat {
     }
 }
 
+impl std::str::FromStr for SynthFormat {
+    type Err = DataError;
+
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        Self::parse(s)
+    }
+}
+
 /// Size and randomness of the generated data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthOptions {

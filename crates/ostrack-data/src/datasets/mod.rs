@@ -218,3 +218,11 @@ pub(crate) fn sorted_files(dir: &Path, exts: &[&str]) -> Result<Vec<String>, Dat
     names.sort();
     Ok(names)
 }
+
+impl std::str::FromStr for DatasetKind {
+    type Err = DataError;
+
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        Self::parse(s)
+    }
+}
