@@ -3,7 +3,7 @@
 
 use crate::image::ImageView;
 use crate::resize::{PixelTaps, RowTaps, Taps, vertical_combine, x_taps, y_taps};
-use crate::scratch::BufferPool;
+use ostrack_jpeg::BufferPool;
 
 /// A box `[x, y, w, h]` in pixels (or normalised units where stated).
 pub type BoxXywh = [f64; 4];

@@ -5,13 +5,10 @@ use std::path::Path;
 
 use image::{ImageReader, Limits};
 
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
-
 use crate::error::DataError;
 use crate::frames::{EncodedFrame, Rect};
 use crate::image::{MAX_FRAME_PIXELS, MAX_FRAME_SIDE, RgbImage, check_frame_size};
+use ostrack_jpeg::is_jpeg;
 
 /// The largest frame file read: 256 MiB. The largest frame allowed ([`MAX_FRAME_PIXELS`])
 /// stored as uncompressed 8-bit RGB takes 192 MiB, and real frames are a few hundred KB; a
@@ -100,58 +97,15 @@ pub fn decode_frame_strict(bytes: &[u8], path: &Path) -> Result<RgbImage, DataEr
     if !is_jpeg(bytes) {
         return decode_other(bytes, path);
     }
-    if !ends_with_eoi(bytes) {
-        return Err(DataError::file(
-            path,
-            "truncated JPEG (no end-of-image marker)",
-        ));
-    }
     decode_whole_jpeg(bytes, path, true)
 }
 
-/// Our decoder reproduces libjpeg-turbo (OpenCV) pixels; it leaves rarer JPEG flavours
-/// (progressive, 12-bit, CMYK, unusual subsampling) to zune-jpeg.
+/// A whole JPEG frame: `ostrack_jpeg`'s libjpeg-turbo-exact decoder, or zune-jpeg for the
+/// flavours it leaves alone; `strict` as in [`decode_frame_strict`].
 fn decode_whole_jpeg(bytes: &[u8], path: &Path, strict: bool) -> Result<RgbImage, DataError> {
-    match crate::jpeg::decode_region(bytes, 0, 0, usize::MAX, usize::MAX) {
-        Ok(Some(r)) => RgbImage::from_raw(r.w, r.h, r.into_pixels())
-            .ok_or_else(|| DataError::file(path, "internal JPEG size mismatch")),
-        Ok(None) => decode_jpeg_with_zune(bytes, path, strict),
-        Err(e) => Err(DataError::file(path, format!("cannot decode JPEG: {e}"))),
-    }
-}
-
-pub(crate) fn is_jpeg(bytes: &[u8]) -> bool {
-    bytes.starts_with(&[0xFF, 0xD8])
-}
-
-/// Whether the last marker-like pair (ignoring trailing zero padding) is FFD9.
-fn ends_with_eoi(bytes: &[u8]) -> bool {
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-    end >= 2 && bytes[end - 2] == 0xFF && bytes[end - 1] == 0xD9
-}
-
-fn decode_jpeg_with_zune(bytes: &[u8], path: &Path, strict: bool) -> Result<RgbImage, DataError> {
-    let fail = |e: String| DataError::file(path, format!("cannot decode JPEG: {e}"));
-    let options = DecoderOptions::new_fast()
-        .jpeg_set_out_colorspace(ColorSpace::RGB)
-        .set_strict_mode(strict)
-        .set_max_width(MAX_FRAME_SIDE)
-        .set_max_height(MAX_FRAME_SIDE);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    // The header alone first: zune only bounds each side, the pixel count is ours to check.
-    decoder
-        .decode_headers()
-        .map_err(|e| fail(format!("{e:?}")))?;
-    let info = decoder.info().ok_or_else(|| fail("no header".into()))?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    check_frame_size(w, h).map_err(fail)?;
-    let pixels = decoder.decode().map_err(|e| fail(format!("{e:?}")))?;
-    RgbImage::from_raw(w, h, pixels).ok_or_else(|| {
-        DataError::file(
-            path,
-            format!("JPEG decoder returned a buffer that is not {w}x{h} RGB"),
-        )
-    })
+    let r = ostrack_jpeg::decode(bytes, strict).map_err(|e| DataError::file(path, e))?;
+    RgbImage::from_raw(r.w, r.h, r.into_pixels())
+        .ok_or_else(|| DataError::file(path, "internal JPEG size mismatch"))
 }
 
 /// PNG and whatever else `image` is built to read, within the frame limits.

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use crate::decode;
 use crate::error::DataError;
 use crate::image::{ImageView, check_frame_size};
-use crate::jpeg;
 
 /// A pixel rectangle `[x0, x0 + w) × [y0, y0 + h)` of a frame, in stored (unmirrored) coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,12 +82,13 @@ impl EncodedFrame {
     /// Decodes at least the pixels of `needed`: only that region (plus a margin) for the JPEGs
     /// the region decoder supports, the whole frame otherwise.
     pub fn decode(&self, needed: Rect) -> Result<DecodedFrame, DataError> {
-        if decode::is_jpeg(&self.bytes) {
-            let region = jpeg::decode_region(&self.bytes, needed.x0, needed.y0, needed.w, needed.h)
-                .map_err(|e| DataError::file(&self.path, format!("cannot decode JPEG: {e}")))?;
+        if ostrack_jpeg::is_jpeg(&self.bytes) {
+            let region =
+                ostrack_jpeg::decode_region(&self.bytes, needed.x0, needed.y0, needed.w, needed.h)
+                    .map_err(|e| DataError::file(&self.path, e))?;
             if let Some(r) = region {
                 // The crops index the view by the header's size; a file whose frame header
-                // disagrees with the one `jpeg_size` found (several SOFs, junk between markers)
+                // disagrees with the one `header_size` found (several SOFs, junk between markers)
                 // must not yield a view smaller than that.
                 let size = (self.width, self.height);
                 if r.frame_size != size {
@@ -145,58 +145,23 @@ impl DecodedFrame {
 
 impl Drop for DecodedFrame {
     fn drop(&mut self) {
-        jpeg::recycle(std::mem::take(&mut self.data));
+        ostrack_jpeg::recycle(std::mem::take(&mut self.data));
     }
 }
 
 /// Width and height from the file header, without decoding.
 fn image_size(bytes: &[u8], path: &Path) -> Result<(usize, usize), DataError> {
-    if decode::is_jpeg(bytes) {
-        return jpeg_size(bytes)
+    if ostrack_jpeg::is_jpeg(bytes) {
+        return ostrack_jpeg::header_size(bytes)
             .ok_or_else(|| DataError::file(path, "truncated or corrupt JPEG header"));
     }
     decode::other_image_size(bytes)
         .map_err(|e| DataError::file(path, format!("cannot read image header: {e}")))
 }
 
-/// Walks the JPEG markers up to the first start-of-frame and returns (width, height).
-pub(crate) fn jpeg_size(b: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 2;
-    loop {
-        while *b.get(i)? != 0xFF {
-            i += 1;
-        }
-        while *b.get(i)? == 0xFF {
-            i += 1;
-        }
-        let marker = *b.get(i)?;
-        i += 1;
-        if (0xD0..=0xD9).contains(&marker) || marker == 0x01 {
-            continue; // markers without a length
-        }
-        let len = u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]) as usize;
-        let is_sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_sof {
-            let h = u16::from_be_bytes([*b.get(i + 3)?, *b.get(i + 4)?]) as usize;
-            let w = u16::from_be_bytes([*b.get(i + 5)?, *b.get(i + 6)?]) as usize;
-            return Some((w, h));
-        }
-        i += len;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::RgbImage;
-
-    #[test]
-    fn jpeg_header_size() {
-        let img = RgbImage::new(37, 21);
-        let bytes = decode::encode_jpeg(&img, 80).unwrap();
-        assert_eq!(jpeg_size(&bytes), Some((37, 21)));
-        assert_eq!(jpeg_size(&bytes[..20]), None);
-    }
 
     #[test]
     fn rect_union_and_mirror() {

@@ -1,32 +1,8 @@
 //! Frames in memory: interleaved RGB `u8`, as the original holds them after `cv2.imread` + BGR→RGB.
 
-/// The largest width or height any frame decoder accepts. Tracking datasets top out at 4K
-/// video (3840×2160) and COCO photos at 640 px, while a JPEG header can claim 65535; 16384 is
-/// also zune-jpeg's default, so every decoder shares one limit.
-pub const MAX_FRAME_SIDE: usize = 16_384;
-
-/// The largest number of pixels any frame decoder accepts: 2^26 = 64 Mpx (8192×8192; an 8K UHD
-/// frame has 33 Mpx, a 61 Mpx camera photo fits). It bounds the decoded RGB buffer at 192 MiB,
-/// so a corrupt header cannot make a loader thread allocate gigabytes, and it bounds the time a
-/// truncated file claiming the largest size costs: about 0.5 s (baseline) to 0.7 s
-/// (progressive) of decoding padding, where 65535×65535 (12 GiB of RGB) would take half a minute.
-pub const MAX_FRAME_PIXELS: usize = 1 << 26;
-
-/// Checks a frame size read from a header against [`MAX_FRAME_SIDE`] and [`MAX_FRAME_PIXELS`],
-/// before anything is allocated for it. The message names the limit; callers add the file.
-pub fn check_frame_size(width: usize, height: usize) -> Result<(), String> {
-    if width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE {
-        return Err(format!(
-            "image size {width}x{height} exceeds the limit of {MAX_FRAME_SIDE} pixels per side"
-        ));
-    }
-    if width.saturating_mul(height) > MAX_FRAME_PIXELS {
-        return Err(format!(
-            "image size {width}x{height} exceeds the limit of {MAX_FRAME_PIXELS} pixels (2^26) per frame"
-        ));
-    }
-    Ok(())
-}
+// The frame-size limits live with the JPEG codec, the lowest crate that checks them; every
+// decoder here (`image` for PNG and others, the frame header reader) applies the same ones.
+pub use ostrack_jpeg::{MAX_FRAME_PIXELS, MAX_FRAME_SIDE, check_frame_size};
 
 /// An owned RGB image, row-major, 3 bytes per pixel, no row padding.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,11 +14,12 @@
 //!   [`bench::run`].
 //!
 //! Speed comes from reading each frame once, decoding only the part of a JPEG the crops need
-//! (`jpeg`, libjpeg-turbo-compatible arithmetic, multi-symbol skipping of the blocks before the
-//! region, Huffman tables reused across frames), resizing straight from the frame into the
-//! output with OpenCV's fixed-point scheme (vectorised, same integers), normalising eight values
-//! at a time with the original's float32 operations, writing crops directly into batch arrays
-//! that are never zeroed first (non-temporal stores), and reusing per-thread scratch buffers.
+//! (the `ostrack-jpeg` crate: libjpeg-turbo-compatible arithmetic, multi-symbol skipping of the
+//! blocks before the region, Huffman tables reused across frames), resizing straight from the
+//! frame into the output with OpenCV's fixed-point scheme (vectorised, same integers),
+//! normalising eight values at a time with the original's float32 operations, writing crops
+//! directly into batch arrays that are never zeroed first (non-temporal stores), and reusing
+//! per-thread scratch buffers (`ostrack_jpeg::BufferPool`).
 //! Every output is bit-identical to the straightforward computation.
 
 pub mod bench;
@@ -30,13 +31,11 @@ mod error;
 mod frames;
 pub mod heatmap;
 pub mod image;
-mod jpeg;
 pub mod loader;
 mod planes;
 pub mod processing;
 mod resize;
 pub mod sampler;
-mod scratch;
 pub mod settings;
 pub mod synth;
 

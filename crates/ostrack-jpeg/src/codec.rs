@@ -16,13 +16,14 @@ mod idct;
 
 use std::rc::Rc;
 
-use crate::image::check_frame_size;
+use crate::check_frame_size;
 use crate::scratch::BufferPool;
 
 use huffman::{BitReader, HuffmanTable, clear_block, decode_block, skip_block};
 
 /// Decoded pixels of a rectangle of a frame.
-pub(crate) struct Region {
+#[derive(Debug)]
+pub struct Region {
     /// RGB rows of `w * 3` bytes (and possibly unused bytes after the last row).
     pub data: Vec<u8>,
     pub x0: usize,
@@ -401,7 +402,7 @@ thread_local! {
 }
 
 /// Hands the pixel buffer of a region that is no longer needed back for reuse on this thread.
-pub(crate) fn recycle(region_data: Vec<u8>) {
+pub fn recycle(region_data: Vec<u8>) {
     REGION_BUFFERS.with(|p| p.give(region_data));
 }
 

@@ -1,6 +1,10 @@
 //! Byte buffers reused on each loader thread. Decoding and cropping a pair needs several
 //! buffers of 50-200 KB; allocating and zeroing them for every sample cost a few percent of
 //! the pipeline, so they come from (and go back to) a small per-thread pool instead.
+//!
+//! The pool lives here, in the lowest crate that uses it: the decoder takes its sample planes
+//! and region buffers from pools, and `ostrack-data`'s crops (which depend on this crate, not
+//! the other way round) use the same type for their own buffers.
 
 use std::cell::RefCell;
 
@@ -8,11 +12,18 @@ use std::cell::RefCell;
 const POOL_SIZE: usize = 8;
 
 /// A per-thread set of spare byte buffers.
-pub(crate) struct BufferPool {
+pub struct BufferPool {
     spare: RefCell<Vec<Vec<u8>>>,
 }
 
+impl Default for BufferPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl BufferPool {
+    /// An empty pool (`const`, for `thread_local!` statics).
     pub const fn new() -> Self {
         Self {
             spare: RefCell::new(Vec::new()),
