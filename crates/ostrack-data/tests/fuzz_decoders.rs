@@ -1,30 +1,81 @@
 //! Mutation fuzzing of the frame decoders: baseline JPEG (our own decoder, whole frames and
-//! regions), progressive JPEG (the zune-jpeg fallback) and PNG (through `image`). Seed files are
-//! written here by the workspace's own encoders; every mutated file must decode or give an
-//! error naming the file: never a panic, never an allocation beyond [`MAX_ALLOCATION`].
+//! regions), progressive JPEG (the zune-jpeg fallback) and PNG (through `image`), with the
+//! workspace's fuzz harness (`ostrack-fuzz`). Seed files are written here by the workspace's
+//! own encoders; mutations aim at the big-endian length and size fields after JPEG markers and
+//! PNG chunk starts. Every mutated file must decode or give an error naming the file: never a
+//! panic, never an allocation beyond [`MAX_ALLOCATION`].
 //!
 //! The default runs take a few seconds in release mode; `cargo test --release --test
 //! fuzz_decoders -- --ignored` runs 100 times as many cases. A failure names the case index,
-//! its seed and its mutations; `Rng::for_case` makes any case reproducible on its own.
-
-mod fuzz_support;
+//! its seed and its mutations; `OSTRACK_FUZZ_CASE=png:1234` reruns one case, and
+//! `OSTRACK_FUZZ_TRACE=1` prints each case before running it.
 
 use std::path::PathBuf;
 
-use fuzz_support::{CappedAllocator, Case, MAX_ALLOCATION, Rng, Summary, make_case, run};
 use image::{ImageEncoder, codecs::png::PngEncoder};
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 use ostrack_data::decode::{decode_frame, decode_frame_region, decode_frame_strict};
 use ostrack_data::image::{MAX_FRAME_PIXELS, MAX_FRAME_SIDE};
+use ostrack_fuzz::{Endian, Mutator, Run, SplitMix64, Tally};
 
-#[global_allocator]
-static ALLOCATOR: CappedAllocator = CappedAllocator;
+/// Any single allocation above this is refused: no decoder may size a buffer from a corrupt
+/// header without checking it. Frames within the limits need at most 512 MiB (the `image`
+/// decoder's bound for a 2^26-pixel 16-bit RGBA frame).
+const MAX_ALLOCATION: usize = 512 << 20;
+ostrack_fuzz::install_capped_allocator!(MAX_ALLOCATION);
 
 /// Cases per format in the default run (the `--ignored` run multiplies them by 100).
-const BASELINE_CASES: usize = 20_000;
-const PROGRESSIVE_CASES: usize = 10_000;
-const PNG_CASES: usize = 20_000;
-const LONG_RUN_FACTOR: usize = 100;
+const BASELINE_CASES: u64 = 20_000;
+const PROGRESSIVE_CASES: u64 = 10_000;
+const PNG_CASES: u64 = 20_000;
+
+/// Values written over length and size fields besides the harness's: sizes at and just past
+/// the frame limits (16384 per side, 8192 x 8192 in all) as pairs of 16-bit fields.
+const SIZE_VALUES: [u64; 9] = [
+    0xffff,
+    0xffff_ffff,
+    0x8000_0000,
+    0x7fff_ffff,
+    0,
+    0x4000_4001,
+    0x2000_2000,
+    0x4000,
+    0x2001,
+];
+
+const JPEG_MUTATOR: Mutator = Mutator {
+    widths: &[2, 4],
+    huge_values: &SIZE_VALUES,
+    dictionary: &[
+        b"\xff\xd8",
+        b"\xff\xd9",
+        b"\xff\xc0",
+        b"\xff\xc2",
+        b"\xff\xc4",
+        b"\xff\xda",
+        b"\xff\xdb",
+        b"\xff\xdd",
+        b"\xff\xd0",
+        b"\xff\x00",
+    ],
+    landmarks: Some(jpeg_markers),
+    max_mutations: 3,
+    max_growth: 4 << 10,
+    ..Mutator::new(Endian::Big)
+};
+
+const PNG_MUTATOR: Mutator = Mutator {
+    landmarks: Some(png_chunk_starts),
+    dictionary: &[
+        b"IHDR",
+        b"IDAT",
+        b"IEND",
+        b"PLTE",
+        b"tRNS",
+        b"\x00\x00\x00\x00",
+    ],
+    ..JPEG_MUTATOR
+};
 
 const SEED_WIDTH: usize = 48;
 const SEED_HEIGHT: usize = 40;
@@ -167,20 +218,48 @@ fn fix_png_crcs(b: &mut [u8]) {
     }
 }
 
-/// Decodes a case as a whole frame, strictly, and as a region (as the training loader does);
-/// each result must be pixels of a size within the limits, or an error naming the file.
-fn check_decoders(case: &Case, ext: &str) -> Result<(usize, usize), String> {
-    let name = format!("case-{}.{ext}", case.index);
-    let path = PathBuf::from(&name);
-    let mut rng = Rng::for_case(0x5EED_4E61, case.index);
-    let (x0, y0) = (rng.below(SEED_WIDTH + 8), rng.below(SEED_HEIGHT + 8));
-    let (w, h) = (1 + rng.below(SEED_WIDTH), 1 + rng.below(SEED_HEIGHT));
+/// One case: the file's name, its bytes, and the region decoded as the training loader does.
+struct DecoderCase {
+    name: String,
+    bytes: Vec<u8>,
+    region: [usize; 4],
+}
+
+/// Case `index`: a mutated seed and a random region (which may reach past the frame).
+fn make_case(
+    mutator: &Mutator,
+    seeds: &[Vec<u8>],
+    ext: &str,
+    index: u64,
+    rng: &mut SplitMix64,
+) -> (DecoderCase, String) {
+    let seed = rng.below(seeds.len());
+    let (bytes, mutations) = mutator.mutate(&seeds[seed], rng);
+    let region = [
+        rng.below(SEED_WIDTH + 8),
+        rng.below(SEED_HEIGHT + 8),
+        1 + rng.below(SEED_WIDTH),
+        1 + rng.below(SEED_HEIGHT),
+    ];
+    let case = DecoderCase {
+        name: format!("case-{index}.{ext}"),
+        bytes,
+        region,
+    };
+    (case, format!("seed {seed}, {mutations:?}"))
+}
+
+/// Decodes a case as a whole frame, strictly, and as a region; each result must be pixels of
+/// a size within the limits, or an error naming the file.
+fn check_decoders(case: &DecoderCase) -> Result<Tally, String> {
+    let path = PathBuf::from(&case.name);
+    let [x0, y0, w, h] = case.region;
     let results = [
         decode_frame(&case.bytes, &path),
         decode_frame_strict(&case.bytes, &path),
         decode_frame_region(&case.bytes, &path, x0, y0, w, h),
     ];
-    let (mut ok, mut err) = (0, 0);
+    let mut tally = Tally::default();
     for result in results {
         match result {
             Ok(img) => {
@@ -191,36 +270,34 @@ fn check_decoders(case: &Case, ext: &str) -> Result<(usize, usize), String> {
                 if !size_ok {
                     return Err(format!("bad image {}x{}", img.width, img.height));
                 }
-                ok += 1;
+                tally.ok += 1;
             }
-            Err(e) if e.to_string().contains(&name) => err += 1,
+            Err(e) if e.to_string().contains(&case.name) => tally.err += 1,
             Err(e) => return Err(format!("error does not name the file: {e}")),
         }
     }
-    Ok((ok, err))
+    Ok(tally)
 }
 
-fn fuzz_jpeg(label: &str, progressive: bool, stream: u64, cases: usize) -> Summary {
+fn fuzz_jpeg(run: Run, progressive: bool) {
     let seeds = jpeg_seeds(progressive);
-    run(
-        label,
-        cases,
-        |i| make_case(stream, i, &seeds, &jpeg_markers),
-        |case| check_decoders(case, "jpg"),
-    )
+    let make = |i, rng: &mut SplitMix64| make_case(&JPEG_MUTATOR, &seeds, "jpg", i, rng);
+    // The mutations must not be so destructive that nothing decodes any more.
+    run.run(make, check_decoders).assert_ok_and_err();
 }
 
-fn fuzz_png(label: &str, stream: u64, cases: usize) -> Summary {
+fn fuzz_png(run: Run) {
     let seeds = png_seeds();
-    let make = |i| {
-        let mut case = make_case(stream, i, &seeds, &png_chunk_starts);
+    let make = |i, rng: &mut SplitMix64| {
+        let (mut case, how) = make_case(&PNG_MUTATOR, &seeds, "png", i, rng);
         // Half the cases keep the checksums right, so mutations get past the CRC check.
-        if Rng::for_case(stream ^ 0xC4C, i).chance(2) {
-            fix_png_crcs(&mut case.bytes);
+        if !rng.chance(2) {
+            return (case, how);
         }
-        case
+        fix_png_crcs(&mut case.bytes);
+        (case, how + ", CRCs fixed")
     };
-    run(label, cases, make, |case| check_decoders(case, "png"))
+    run.run(make, check_decoders).assert_ok_and_err();
 }
 
 #[test]
@@ -240,37 +317,23 @@ fn seeds_decode_unchanged_in_size() {
 
 #[test]
 fn fuzz_baseline_jpeg() {
-    let s = fuzz_jpeg("baseline jpeg", false, 0xBA5E, BASELINE_CASES);
-    // The mutations must not be so destructive that nothing decodes any more.
-    assert!(s.ok > 0 && s.err > 0, "{s:?}");
+    fuzz_jpeg(Run::new("baseline-jpeg", BASELINE_CASES), false);
 }
 
 #[test]
 fn fuzz_progressive_jpeg() {
-    let s = fuzz_jpeg("progressive jpeg", true, 0x9806, PROGRESSIVE_CASES);
-    assert!(s.ok > 0 && s.err > 0, "{s:?}");
+    fuzz_jpeg(Run::new("progressive-jpeg", PROGRESSIVE_CASES), true);
 }
 
 #[test]
 fn fuzz_png_files() {
-    let s = fuzz_png("png", 0x0B16, PNG_CASES);
-    assert!(s.ok > 0 && s.err > 0, "{s:?}");
+    fuzz_png(Run::new("png", PNG_CASES));
 }
 
 #[test]
 #[ignore = "long run: 100x the default cases (cargo test --release -- --ignored)"]
 fn fuzz_all_formats_long() {
-    fuzz_jpeg(
-        "baseline jpeg (long)",
-        false,
-        0xBA5E_0001,
-        BASELINE_CASES * LONG_RUN_FACTOR,
-    );
-    fuzz_jpeg(
-        "progressive jpeg (long)",
-        true,
-        0x9806_0001,
-        PROGRESSIVE_CASES * LONG_RUN_FACTOR,
-    );
-    fuzz_png("png (long)", 0x0B16_0001, PNG_CASES * LONG_RUN_FACTOR);
+    fuzz_jpeg(Run::new("baseline-jpeg", BASELINE_CASES).long(), false);
+    fuzz_jpeg(Run::new("progressive-jpeg", PROGRESSIVE_CASES).long(), true);
+    fuzz_png(Run::new("png", PNG_CASES).long());
 }
