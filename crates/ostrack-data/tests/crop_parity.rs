@@ -2,10 +2,8 @@
 //! The tracker's arithmetic on the same fixture is tested in `ostrack-track`
 //! (`tracker_math_parity.rs`), the CE template masks in `ostrack-model`.
 
-mod common;
-
-use common::{Fixture, json_f64s};
 use ostrack_data::{ImageView, sample_target, transform_image_to_crop};
+use ostrack_testkit::{Fixture, json_f64s};
 
 /// `box{i}.{kind}.crop` → (i, kind) for every crop in the file.
 fn crop_cases(fx: &Fixture) -> Vec<(usize, String)> {

@@ -1,9 +1,7 @@
 //! Heat-map labels equal the official `generate_heatmap` bit for bit (`losses.safetensors`).
 
-mod common;
-
-use common::Fixture;
 use ostrack_data::generate_heatmap;
+use ostrack_testkit::Fixture;
 
 #[test]
 fn heatmaps_match_official_exactly() {
