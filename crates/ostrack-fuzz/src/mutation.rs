@@ -182,7 +182,8 @@ impl Mutator {
         }
         let landmarks = self.landmarks.map(|find| find(bytes)).unwrap_or_default();
         let near = |rng: &mut SplitMix64, span: usize| near(rng, bytes.len(), &landmarks, span);
-        match rng.below(7) {
+        // Length fields get two shares in eight: they are what readers size buffers from.
+        match rng.below(8) {
             0 => Mutation::FlipBit {
                 at: rng.below(bytes.len()),
                 bit: rng.below(8) as u8,
@@ -253,10 +254,17 @@ impl Mutator {
         Mutation::InsertToken { at, token, times }
     }
 
-    /// A huge value over a length field, or, for text formats (no widths), a cut.
+    /// A huge value over a length field; for text formats (no widths), a token (or a flipped
+    /// bit) there instead.
     fn huge_field(&self, rng: &mut SplitMix64, len: usize, at: usize) -> Mutation {
         if self.widths.is_empty() {
-            return Mutation::Truncate { len: at };
+            return match self.dictionary {
+                [] => Mutation::FlipBit {
+                    at,
+                    bit: rng.below(8) as u8,
+                },
+                _ => self.insert_token(rng, at),
+            };
         }
         let width = rng.pick(self.widths);
         // A quarter of the values point just past the end: off-by-a-few offsets and lengths.

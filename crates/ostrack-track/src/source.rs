@@ -5,9 +5,11 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use image::AnimationDecoder;
+use image::codecs::gif::GifDecoder;
+use image::{AnimationDecoder, ImageDecoder, ImageError, Limits};
 use ostrack_data::RgbImage;
 use ostrack_data::decode::read_frame;
+use ostrack_data::image::{MAX_FRAME_PIXELS, MAX_FRAME_SIDE, check_frame_size};
 
 use crate::error::{Result, TrackError};
 
@@ -146,11 +148,24 @@ impl FrameSource {
         }
     }
 
-    /// The frames of an (animated) GIF, fully composited.
+    /// The frames of an (animated) GIF, fully composited. The logical screen (the size of
+    /// every frame) is checked against the frame limits before the decoder allocates for it.
     pub fn gif(path: &Path) -> Result<Self> {
+        let bad = |m: String| TrackError::file(path, m);
         let file = File::open(path).map_err(|e| TrackError::io(path, e))?;
-        let decoder = image::codecs::gif::GifDecoder::new(BufReader::new(file))
-            .map_err(|e| TrackError::file(path, format!("cannot decode GIF: {e}")))?;
+        let mut decoder = GifDecoder::new(BufReader::new(file))
+            .map_err(|e| bad(format!("cannot decode GIF: {e}")))?;
+        let (width, height) = decoder.dimensions();
+        check_frame_size(width as usize, height as usize)
+            .map_err(|e| bad(format!("GIF logical screen: {e}")))?;
+        if width == 0 || height == 0 {
+            return Err(bad(format!(
+                "GIF logical screen is {width}x{height}: no pixels"
+            )));
+        }
+        decoder
+            .set_limits(gif_limits())
+            .map_err(|e| bad(format!("cannot decode GIF: {e}")))?;
         Ok(Self {
             origin: path.to_path_buf(),
             kind: Kind::Gif(decoder.into_frames()),
@@ -223,12 +238,7 @@ impl Iterator for FrameSource {
                         name: format!("frame_{index:06}"),
                         image: rgba_to_rgb(f.into_buffer()),
                     })
-                    .map_err(|e| {
-                        TrackError::file(
-                            &self.origin,
-                            format!("cannot decode GIF frame {index}: {e}"),
-                        )
-                    })
+                    .map_err(|e| gif_frame_error(&self.origin, index, e))
             }
             #[cfg(feature = "video")]
             Kind::Video(frames) => {
@@ -243,6 +253,29 @@ impl Iterator for FrameSource {
         self.next += 1;
         Some(item)
     }
+}
+
+/// `image`'s limits for the GIF decoder: every frame within the side limit, and the canvas it
+/// keeps between frames plus one frame's buffers (the frame, and a composite when the frame is
+/// smaller than the screen; RGBA each) within 8 bytes per pixel of the largest frame
+/// (512 MiB), the budget the data crate's decoders give `image`.
+fn gif_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_FRAME_SIDE as u32);
+    limits.max_image_height = Some(MAX_FRAME_SIDE as u32);
+    limits.max_alloc = Some(MAX_FRAME_PIXELS as u64 * 8);
+    limits
+}
+
+fn gif_frame_error(path: &Path, index: usize, e: ImageError) -> TrackError {
+    let limit = match e {
+        ImageError::Limits(_) => format!(
+            " (frames are limited to {MAX_FRAME_SIDE} pixels per side and {MAX_FRAME_PIXELS} \
+             pixels in all)"
+        ),
+        _ => String::new(),
+    };
+    TrackError::file(path, format!("cannot decode GIF frame {index}: {e}{limit}"))
 }
 
 fn rgba_to_rgb(rgba: image::RgbaImage) -> RgbImage {
