@@ -189,12 +189,18 @@ impl Fixture {
     }
 }
 
-/// The fixture directory: `$OSTRACK_FIXTURES`, else `../shared/fixtures` next to this
-/// checkout (the testkit lives in `<repo>/crates/ostrack-testkit`).
+/// The fixture directory: `$OSTRACK_FIXTURES`, else `../shared/fixtures`. A relative path is
+/// taken from the repository root (the testkit lives in `<repo>/crates/ostrack-testkit`), not
+/// from the directory a test happens to run in (each crate's own).
 pub fn fixtures_dir() -> PathBuf {
-    std::env::var_os("OSTRACK_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"))
+    let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var_os("OSTRACK_FIXTURES")
+        .map_or_else(|| PathBuf::from("../shared/fixtures"), PathBuf::from);
+    if dir.is_absolute() {
+        dir
+    } else {
+        repo_root.join(dir)
+    }
 }
 
 /// The numbers in a JSON value, nested arrays flattened (panics on anything else).

@@ -13,7 +13,7 @@
 //! Precision / NormPrecision = point 21 (20 px / 0.20); SR0.50 = success at 0.5.
 
 use super::thresholds::matlab_colon;
-use super::{curve, nan_max, nan_min, score_of, speed_fps};
+use super::{curve, mean_curves, nan_max, nan_min, score_of, speed_fps};
 use crate::datasets::EvalSequence;
 use crate::error::{EvalError, Result};
 use crate::report::{Curve, CurveKind, Score, SequenceReport, TrackerReport, TrackerRuns};
@@ -121,13 +121,6 @@ fn sequence_curves(seq: &EvalSequence, run: &ResultRun, grids: &Grids) -> Result
 }
 
 /// Mean over runs (the toolkit itself takes one result file per sequence).
-fn mean_curves(curves: &[Vec<f64>]) -> Vec<f64> {
-    let n = curves.len() as f64;
-    (0..curves[0].len())
-        .map(|k| curves.iter().map(|c| c[k]).sum::<f64>() / n)
-        .collect()
-}
-
 /// `aa = aa(sum(aa,2) > eps, :); bb = mean(aa)`.
 fn average_nonzero(curves: &[&Vec<f64>]) -> Vec<f64> {
     let kept: Vec<Vec<f64>> = curves

@@ -139,6 +139,14 @@ pub(crate) fn speed_fps(times: &[f64]) -> Option<f64> {
 }
 
 /// Mean of f64 values (NaN for none, as numpy).
+/// The element-wise mean of equally long per-sequence curves (`np.mean(curves, axis=0)`).
+pub(crate) fn mean_curves(curves: &[Vec<f64>]) -> Vec<f64> {
+    let n = curves.len() as f64;
+    (0..curves[0].len())
+        .map(|k| curves.iter().map(|c| c[k]).sum::<f64>() / n)
+        .collect()
+}
+
 pub(crate) fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }

@@ -11,7 +11,7 @@
 
 use super::got10k::rect_iou;
 use super::thresholds::numpy_linspace;
-use super::{curve, positive_times, score_of};
+use super::{curve, mean_curves, positive_times, score_of};
 use crate::datasets::EvalSequence;
 use crate::error::Result;
 use crate::report::{Curve, CurveKind, Score, SequenceReport, TrackerReport, TrackerRuns};
@@ -60,13 +60,6 @@ fn run_curves(
             .map(|&t| rate(&errors, t, |v, t| v <= t))
             .collect(),
     )
-}
-
-fn mean_curves(curves: &[Vec<f64>]) -> Vec<f64> {
-    let n = curves.len() as f64;
-    (0..curves[0].len())
-        .map(|k| curves.iter().map(|c| c[k]).sum::<f64>() / n)
-        .collect()
 }
 
 fn scores_of(success: &[f64], precision: &[f64]) -> Vec<Score> {

@@ -11,7 +11,7 @@
 //! normalised precision. Coverage = share of frames whose box is not all zero, × 100.
 
 use super::thresholds::numpy_linspace;
-use super::{curve, speed_fps};
+use super::{curve, mean_curves, speed_fps};
 use crate::datasets::EvalSequence;
 use crate::error::Result;
 use crate::report::{Curve, CurveKind, Score, SequenceReport, TrackerReport, TrackerRuns};
@@ -95,13 +95,6 @@ fn trapz_percent(y: &[f64], x: &[f64]) -> f64 {
         .map(|i| (x[i + 1] - x[i]) * (y[i + 1] + y[i]) / 2.0)
         .sum();
     area * 100.0
-}
-
-fn mean_curves(curves: &[Vec<f64>]) -> Vec<f64> {
-    let n = curves.len() as f64;
-    (0..curves[0].len())
-        .map(|k| curves.iter().map(|c| c[k]).sum::<f64>() / n)
-        .collect()
 }
 
 fn scores_of(s: &[f64], p: &[f64], np: &[f64], coverage: f64, x: &[f64]) -> Vec<Score> {
