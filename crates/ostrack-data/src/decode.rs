@@ -152,8 +152,9 @@ fn png_header_size(bytes: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// `image`'s limits for decoding a frame: our size limit, and room for the largest frame in
-/// the widest layout `image` decodes to (16-bit RGBA, 8 bytes per pixel).
-fn frame_limits() -> Limits {
+/// the widest layout `image` decodes to (16-bit RGBA, 8 bytes per pixel). Every frame source
+/// decoded through `image` (frames here, GIFs in ostrack-track) uses these.
+pub fn frame_limits() -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_FRAME_SIDE as u32);
     limits.max_image_height = Some(MAX_FRAME_SIDE as u32);

@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use image::codecs::gif::GifDecoder;
-use image::{AnimationDecoder, ImageDecoder, ImageError, Limits};
+use image::{AnimationDecoder, ImageDecoder, ImageError};
 use ostrack_data::RgbImage;
 use ostrack_data::decode::read_frame;
 use ostrack_data::image::{MAX_FRAME_PIXELS, MAX_FRAME_SIDE, check_frame_size};
@@ -164,7 +164,7 @@ impl FrameSource {
             )));
         }
         decoder
-            .set_limits(gif_limits())
+            .set_limits(ostrack_data::decode::frame_limits())
             .map_err(|e| bad(format!("cannot decode GIF: {e}")))?;
         Ok(Self {
             origin: path.to_path_buf(),
@@ -259,14 +259,6 @@ impl Iterator for FrameSource {
 /// keeps between frames plus one frame's buffers (the frame, and a composite when the frame is
 /// smaller than the screen; RGBA each) within 8 bytes per pixel of the largest frame
 /// (512 MiB), the budget the data crate's decoders give `image`.
-fn gif_limits() -> Limits {
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_FRAME_SIDE as u32);
-    limits.max_image_height = Some(MAX_FRAME_SIDE as u32);
-    limits.max_alloc = Some(MAX_FRAME_PIXELS as u64 * 8);
-    limits
-}
-
 fn gif_frame_error(path: &Path, index: usize, e: ImageError) -> TrackError {
     let limit = match e {
         ImageError::Limits(_) => format!(
